@@ -1,0 +1,24 @@
+"""The API gateway: a Flask application factory serving the storefront API over ZeroMQ RPC."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from shared.config import GatewayConfig
+
+from . import health, openapi, products
+from .clients import ServiceClients
+from .errors import register_error_handlers
+
+
+def create_app(config: GatewayConfig | None = None) -> Flask:
+    config = config or GatewayConfig.from_env()
+    app = Flask(__name__)
+    app.config["ZEROSHOP"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    ServiceClients(config.endpoints).init_app(app)
+    register_error_handlers(app)
+    for module in (products, health, openapi):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,40 @@
+"""Serve the gateway with waitress (a production WSGI server): `python -m gateway`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+
+from waitress.server import create_server
+
+from shared.config import GatewayConfig
+
+from . import create_app
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    config = GatewayConfig.from_env()
+    logging.basicConfig(level="INFO", stream=sys.stderr,
+                        format="%(asctime)s gateway %(levelname)s %(message)s")
+    app = create_app(config)
+    server = create_server(app, host=config.host, port=config.port, threads=config.threads)
+    url = f"http://{config.host}:{server.effective_port}"  # type: ignore[union-attr]
+    print(json.dumps({"event": "ready", "service": "gateway", "endpoint": url}), flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: close sockets, exit 0
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        app.extensions["zeroshop.clients"].close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The gateway's RPC clients: one RpcClient per worker thread, never shared between threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app
+
+from shared.messaging import RpcClient, new_context
+
+
+class ServiceClients:
+    """Flask extension: `clients.get()` returns this thread's client (created on first use)."""
+
+    def __init__(self, endpoints: Mapping[str, str]) -> None:
+        self._endpoints = dict(endpoints)
+        self._local = threading.local()
+        self._ctx: Any = None
+        self._lock = threading.Lock()
+        self._all: list[RpcClient] = []
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["zeroshop.clients"] = self
+
+    def get(self) -> RpcClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            with self._lock:  # the context is made lazily, after any fork
+                if self._ctx is None:
+                    self._ctx = new_context()
+                client = RpcClient(self._ctx, self._endpoints)
+                self._all.append(client)
+            self._local.client = client
+        return client
+
+    def close(self) -> None:
+        """Close every thread's sockets and the context (at shutdown, workers idle)."""
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()
+            if self._ctx is not None:
+                self._ctx.term()
+                self._ctx = None
+
+
+def rpc() -> RpcClient:
+    clients: ServiceClients = current_app.extensions["zeroshop.clients"]
+    return clients.get()

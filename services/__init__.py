@@ -1,0 +1,1 @@
+"""One folder per ZeroShop service; each runs alone as `python -m services.<name>`."""

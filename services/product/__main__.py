@@ -1,0 +1,15 @@
+"""Run the product service: `python -m services.product`."""
+
+from shared.config import ServiceConfig
+from shared.runtime import run_service
+
+from .models import Base
+from .service import seed, svc
+
+
+def main() -> None:
+    run_service(svc, ServiceConfig.from_env("product"), Base.metadata, seed)
+
+
+if __name__ == "__main__":
+    main()

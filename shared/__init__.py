@@ -1,0 +1,1 @@
+"""ZeroShop's shared platform package: contracts, messaging, persistence, runtime and CLI."""

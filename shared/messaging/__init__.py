@@ -1,0 +1,23 @@
+"""The only package that imports zmq: codec, RPC server and client, socket set-up.
+
+Services and the gateway use this small API and never touch frames.
+"""
+
+from .client import Call, Outcome, RpcClient, RpcError
+from .codec import Reply, Request, decode_request, encode_error, encode_result
+from .server import RpcServer
+from .sockets import new_context
+
+__all__ = [
+    "Call",
+    "Outcome",
+    "Reply",
+    "Request",
+    "RpcClient",
+    "RpcError",
+    "RpcServer",
+    "decode_request",
+    "encode_error",
+    "encode_result",
+    "new_context",
+]

@@ -1,0 +1,48 @@
+"""RPC server: a ROUTER socket that hands each request body to a dispatch function.
+
+Frames from a REQ client are [identity, b"", body]; from a raw DEALER [identity, body].
+Everything before the last frame is the envelope and goes back unchanged with the reply,
+so a plain `zmq.REQ` hello-world client can call any service.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import zmq
+
+from .sockets import server_socket
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[bytes], bytes | None]
+
+
+class RpcServer:
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> None:
+        self._socket = server_socket(ctx, bind)
+        self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def serve(self, dispatch: Dispatch, should_stop: Callable[[], bool],
+              poll_ms: int = 200) -> None:
+        """Answer requests until `should_stop()`; the request in hand is always finished."""
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        while not should_stop():
+            if not poller.poll(poll_ms):
+                continue
+            frames = self._socket.recv_multipart(zmq.NOBLOCK)
+            if len(frames) < 2:
+                log.warning("dropped a message of %d frame(s): no envelope", len(frames))
+                continue
+            reply = dispatch(frames[-1])
+            if reply is None:
+                continue
+            try:
+                self._socket.send_multipart([*frames[:-1], reply], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:  # client gone (ROUTER_MANDATORY) or its queue full
+                log.info("reply not delivered: %s", exc)
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
