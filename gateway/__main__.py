@@ -23,7 +23,12 @@ def main() -> None:
     logging.basicConfig(level="INFO", stream=sys.stderr,
                         format="%(asctime)s gateway %(levelname)s %(message)s")
     app = create_app(config)
-    server = create_server(app, host=config.host, port=config.port, threads=config.threads)
+    try:
+        server = create_server(app, host=config.host, port=config.port, threads=config.threads)
+    except OSError as exc:
+        logging.error("cannot listen on %s:%s: %s (GATEWAY_PORT sets the port)",
+                      config.host, config.port, exc)
+        raise SystemExit(1) from None
     url = f"http://{config.host}:{server.effective_port}"  # type: ignore[union-attr]
     print(json.dumps({"event": "ready", "service": "gateway", "endpoint": url}), flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: close sockets, exit 0

@@ -29,7 +29,8 @@ def readyz() -> Response:
     deadline = current_app.config["ZEROSHOP"].page_deadline_ms
     outcomes = rpc().gather([Call(name, "health", NoParams(), ServiceHealth)
                              for name in PAGE_SERVICES], deadline)
-    services = {name: "ok" if o.ok else str(o.error) for name, o in zip(PAGE_SERVICES, outcomes)}
+    services = {name: "ok" if o.ok else str(o.error)
+                for name, o in zip(PAGE_SERVICES, outcomes, strict=True)}
     ready = all(o.ok for o in outcomes)
     return json_response(Readiness("ready" if ready else "not_ready", services),
                          200 if ready else 503)

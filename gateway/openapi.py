@@ -25,20 +25,20 @@ def _parameters(schema_type: type, where: str, components: dict[str, Any]) -> li
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
-    docs: list[tuple[str, str, RouteDoc]] = []
+    docs: list[tuple[str, str, str, RouteDoc]] = []
     for rule in app.url_map.iter_rules():
         doc = getattr(app.view_functions[rule.endpoint], "route_doc", None)
         if doc is None:
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            docs.append((path, method.lower(), doc))
-    types = [d.response for _, _, d in docs] + [ErrorResponse]
-    types += [t for _, _, d in docs for t in (d.query, d.path) if t is not None]
+            docs.append((path, method.lower(), rule.endpoint.rsplit(".", 1)[-1], doc))
+    types = [d.response for *_, d in docs] + [ErrorResponse]
+    types += [t for *_, d in docs for t in (d.query, d.path) if t is not None]
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
-    ref_of = dict(zip(types, refs))
+    ref_of = dict(zip(types, refs, strict=True))
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, doc in docs:
+    for path, method, operation_id, doc in docs:
         params = []
         if doc.path is not None:
             params += _parameters(doc.path, "path", components)
@@ -50,7 +50,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": {
                 "application/json": {"schema": ref_of[ErrorResponse]}}}
         paths.setdefault(path, {})[method] = {
-            "summary": doc.summary, "operationId": f"{method}_{path}", "parameters": params,
+            "summary": doc.summary, "operationId": operation_id, "parameters": params,
             "responses": responses}
     return {"openapi": "3.1.0",
             "info": {"title": "ZeroShop storefront API", "version": "0.1.0"},

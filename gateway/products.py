@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from shared.contracts.base import NoParams
-from shared.contracts.discount import DiscountList, GetDiscount, GetDiscounts, Promotion, discounted
 from shared.contracts.discount import Discount as DiscountResult
+from shared.contracts.discount import DiscountList, GetDiscount, GetDiscounts, Promotion, discounted
 from shared.contracts.inventory import GetStock, Stock
 from shared.contracts.pricing import GetPrice, GetPrices, Price, PriceList
 from shared.contracts.product import CategoryList, GetProduct, ListProducts, Product, ProductPage

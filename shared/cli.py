@@ -44,18 +44,18 @@ def up(services: str) -> None:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _f: stopping.append(signum))
     env = dict(os.environ)
-    rows: list[tuple[str, str, str]] = []
     try:
-        for name in [*names, "gateway"]:
-            module = "gateway" if name == "gateway" else f"services.{name}"
-            click.echo(f"starting {name} ...", err=True)
-            try:
-                child = group.start(name, module, env)
-                rows.append((name, child.endpoint, f"ready (pid {child.process.pid})"))
-            except StartError as exc:
-                rows.append((name, "-", f"FAILED: {exc} (see its log above)"))
-                _table(rows)
-                raise SystemExit(1) from None
+        click.echo(f"starting {', '.join(names)} and the gateway ...", err=True)
+        try:
+            for child in group.start_all([(n, f"services.{n}") for n in names], env):
+                # The gateway connects where each service really bound (a bind may say "*").
+                env[f"{child.name.upper()}_ENDPOINT"] = child.endpoint
+            group.start("gateway", "gateway", env)
+        except StartError as exc:
+            click.echo(f"ZeroShop did not start: {exc} (its log is above)", err=True)
+            raise SystemExit(1) from None
+        rows = [(c.name, c.endpoint, f"ready (pid {c.process.pid})")
+                for c in group.children.values()]
         _table(rows)
         click.echo(f"\nZeroShop is up: {group.children['gateway'].endpoint}   "
                    f"(try: curl {group.children['gateway'].endpoint}/api/products/1)")
@@ -112,7 +112,7 @@ def status(timeout_ms: int) -> None:
     endpoints = {n: endpoint_for(n, os.environ) for n in names}
     outcomes = _ping_all(names, endpoints, timeout_ms)
     rows = [(n, endpoints[n], "up" if o.ok else f"DOWN ({o.error})")
-            for n, o in zip(names, outcomes)]
+            for n, o in zip(names, outcomes, strict=True)]
     config = GatewayConfig.from_env()
     url = f"http://{config.host}:{config.port}"
     try:

@@ -27,7 +27,14 @@ from .config import ServiceConfig
 from .contracts import SERVICES, Health, Method
 from .db import make_engine, unit_of_work
 from .errors import ServiceError
-from .messaging import RpcServer, decode_request, encode_error, encode_result, new_context
+from .messaging import (
+    BindError,
+    RpcServer,
+    decode_request,
+    encode_error,
+    encode_result,
+    new_context,
+)
 
 log = logging.getLogger("zeroshop.runtime")
 
@@ -118,7 +125,13 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     ctx = new_context()
-    server = RpcServer(ctx, config.bind)
+    try:
+        server = RpcServer(ctx, config.bind)
+    except BindError as exc:
+        ctx.term()
+        log.error("%s (is another ZeroShop running? %s_BIND sets the address)",
+                  exc, service.name.upper())
+        raise SystemExit(1) from None
     # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
     print(json.dumps({"event": "ready", "service": service.name, "endpoint": server.endpoint}),
           flush=True)

@@ -58,6 +58,19 @@ class ProcessGroup:
     def start(self, name: str, module: str, env: Mapping[str, str],
               timeout: float = 30.0, stderr: IO[str] | int | None = None) -> Child:
         """Run `python -m module`, wait for its ready line; raise StartError if it dies first."""
+        return self.start_all([(name, module)], env, timeout, stderr)[0]
+
+    def start_all(self, modules: list[tuple[str, str]], env: Mapping[str, str],
+                  timeout: float = 30.0, stderr: IO[str] | int | None = None) -> list[Child]:
+        """Start several processes at once (imports run in parallel), then wait for each."""
+        children = [self._spawn(name, module, env, stderr) for name, module in modules]
+        end = time.monotonic() + timeout
+        for child in children:
+            self._wait_ready(child, end, timeout)
+        return children
+
+    def _spawn(self, name: str, module: str, env: Mapping[str, str],
+               stderr: IO[str] | int | None) -> Child:
         process = subprocess.Popen(
             [sys.executable, "-m", module], env=dict(env), stdout=subprocess.PIPE,
             stderr=stderr, text=True, preexec_fn=_die_with_parent,
@@ -66,17 +79,19 @@ class ProcessGroup:
         self.children[name] = child
         assert process.stdout is not None
         threading.Thread(target=_pump, args=(process.stdout, child._ready), daemon=True).start()
-        end = time.monotonic() + timeout
+        return child
+
+    def _wait_ready(self, child: Child, end: float, timeout: float) -> None:
         while time.monotonic() < end:
             try:
                 child.endpoint = child._ready.get(timeout=0.05)
-                return child
+                return
             except queue.Empty:
-                if process.poll() is not None:
-                    raise StartError(f"{name} exited with code {process.returncode} "
-                                     f"before it was ready") from None
-        self.stop(name)
-        raise StartError(f"{name} was not ready within {timeout:.0f} s")
+                if child.process.poll() is not None:
+                    raise StartError(f"{child.name} exited with code "
+                                     f"{child.process.returncode} before it was ready") from None
+        self.stop_all()
+        raise StartError(f"{child.name} was not ready within {timeout:.0f} s")
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
         """Signal one child and wait for it (SIGKILL after `timeout`); returns its exit code."""

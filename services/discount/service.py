@@ -37,7 +37,8 @@ def _best(product_ids: list[int], code: str | None, db: Session) -> dict[int, Pr
     )).all()
     best: dict[int, Promotion | None] = {}
     for pid in product_ids:
-        applicable = [r for r in rows if r.product_id == pid or (r.scope == "code" and r.code == code)
+        applicable = [r for r in rows if r.product_id == pid
+                      or (r.scope == "code" and r.code == code)
                       or (r.scope == "category" and r.category == categories.get(pid))]
         applicable.sort(key=lambda r: (_PRECEDENCE[r.scope], r.id))
         best[pid] = _promotion(applicable[0]) if applicable else None
@@ -55,7 +56,8 @@ def get_discount(params: GetDiscount, db: Session) -> Discount:
 def get_many(params: GetDiscounts, db: Session) -> DiscountList:
     """The promotion for each product asked, in order."""
     best = _best(params.product_ids, params.code, db)
-    return DiscountList(items=[Discount(product_id=p, promotion=best[p]) for p in params.product_ids])
+    items = [Discount(product_id=p, promotion=best[p]) for p in params.product_ids]
+    return DiscountList(items=items)
 
 
 def seed(db: Session) -> None:

@@ -32,7 +32,8 @@ def get_stock(params: GetStock, db: Session) -> Stock:
 def get_many(params: GetStocks, db: Session) -> StockList:
     """Stock of many products, in the order asked; unknown ids are left out."""
     ids = params.product_ids
-    rows = {r.product_id: r for r in db.scalars(select(StockRow).where(StockRow.product_id.in_(ids)))}
+    query = select(StockRow).where(StockRow.product_id.in_(ids))
+    rows = {r.product_id: r for r in db.scalars(query)}
     return StockList(items=[_stock(rows[i]) for i in ids if i in rows])
 
 

@@ -33,7 +33,8 @@ def get_price(params: GetPrice, db: Session) -> Price:
 def get_many(params: GetPrices, db: Session) -> PriceList:
     """Prices of many products, in the order asked; unknown ids are left out."""
     ids = params.product_ids
-    rows = {r.product_id: r for r in db.scalars(select(PriceRow).where(PriceRow.product_id.in_(ids)))}
+    query = select(PriceRow).where(PriceRow.product_id.in_(ids))
+    rows = {r.product_id: r for r in db.scalars(query)}
     return PriceList(items=[_price(rows[i]) for i in ids if i in rows])
 
 

@@ -5,10 +5,11 @@ Services and the gateway use this small API and never touch frames.
 
 from .client import Call, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
-from .server import RpcServer
+from .server import BindError, RpcServer
 from .sockets import new_context
 
 __all__ = [
+    "BindError",
     "Call",
     "Outcome",
     "Reply",

@@ -19,9 +19,16 @@ log = logging.getLogger(__name__)
 Dispatch = Callable[[bytes], bytes | None]
 
 
+class BindError(OSError):
+    """The server could not bind its endpoint (taken port, bad address)."""
+
+
 class RpcServer:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> None:
-        self._socket = server_socket(ctx, bind)
+        try:
+            self._socket = server_socket(ctx, bind)
+        except zmq.ZMQError as exc:
+            raise BindError(f"cannot bind {bind}: {exc}") from None
         self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def serve(self, dispatch: Dispatch, should_stop: Callable[[], bool],

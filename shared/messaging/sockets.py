@@ -30,7 +30,11 @@ def server_socket(ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> zmq.Socket[
     sock = ctx.socket(zmq.ROUTER)
     _common(sock)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a reply to a departed client raises, not vanishes
-    sock.bind(bind)
+    try:
+        sock.bind(bind)
+    except zmq.ZMQError:
+        sock.close(linger=0)
+        raise
     return sock
 
 

@@ -1,0 +1,77 @@
+"""Fixtures shared by every tier: databases (SQLite and PostgreSQL) and the running platform."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy.orm import Session
+
+from shared.db import make_engine
+
+from .support import Platform
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ZEROSHOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end.
+
+    Unreachable PostgreSQL fails the run under CI=true (never a silent skip there).
+    """
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"zeroshop_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
+        admin.dispose()
+        message = f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each database-touching test runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def session_for(database_url: str) -> Iterator[Callable[[MetaData], Session]]:
+    """`session_for(Base.metadata)`: a session on fresh tables for one service's models."""
+    opened: list[tuple[Engine, Session, MetaData]] = []
+
+    def make(metadata: MetaData) -> Session:
+        engine = make_engine(database_url)
+        metadata.drop_all(engine)
+        metadata.create_all(engine)
+        session = Session(engine, expire_on_commit=False)
+        opened.append((engine, session, metadata))
+        return session
+
+    yield make
+    for engine, session, metadata in opened:
+        session.close()
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """The five page services and the gateway, shared by one test module."""
+    running = Platform(tmp_path_factory.mktemp("platform"))
+    yield running
+    running.close()

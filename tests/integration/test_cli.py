@@ -1,0 +1,141 @@
+"""The `zeroshop` command as a user runs it: `up` starts and stops everything; ping, call, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.config import PAGE_SERVICES
+
+from ..support import Platform, base_env, wait_for
+
+ZEROSHOP = [sys.executable, "-m", "shared.cli"]
+
+
+class RunningUp:
+    """`zeroshop up` in the background, its stdout read line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen([*ZEROSHOP, "up"], env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.output: list[str] = []
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def read_until(self, marker: str, timeout: float = 60.0) -> list[str]:
+        def seen() -> bool:
+            while not self.lines.empty():
+                self.output.append(self.lines.get())
+            return any(marker in line for line in self.output)
+        wait_for(seen, timeout=timeout, what=f"{marker!r} from zeroshop up")
+        return self.output
+
+    def table(self) -> dict[str, tuple[str, int]]:
+        rows = {}
+        for line in self.output:
+            parts = line.split()
+            if len(parts) >= 4 and parts[2] == "ready":
+                rows[parts[0]] = (parts[1], int(parts[4].rstrip(")")))
+        return rows
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie still answers kill(0); it has exited, waiting for its parent to reap it.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[RunningUp]:
+    running = RunningUp(base_env(tmp_path))
+    yield running
+    if running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
+
+
+class TestUp:
+    def test_up_prints_the_table_serves_and_stops_everything(self, up: RunningUp) -> None:
+        up.read_until("ZeroShop is up")
+        table = up.table()
+        assert set(table) == {*PAGE_SERVICES, "gateway"}
+        url = table["gateway"][0]
+        with urllib.request.urlopen(f"{url}/api/products/1", timeout=5) as resp:
+            page = json.loads(resp.read())
+        assert page["degraded"] == [] and page["product"]["id"] == 1
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(timeout=30) == 0
+        for name, (_, pid) in table.items():
+            wait_for(lambda pid=pid: gone(pid), what=f"{name} (pid {pid}) to exit")
+
+    def test_children_die_with_a_killed_up(self, up: RunningUp) -> None:
+        up.read_until("ZeroShop is up")
+        pids = [pid for _, pid in up.table().values()]
+        up.process.kill()
+        up.process.wait()
+        for pid in pids:
+            wait_for(lambda pid=pid: gone(pid), what=f"orphan pid {pid} to exit")
+
+    def test_a_taken_port_is_a_clear_failure(self, tmp_path: Path) -> None:
+        holder = Platform(tmp_path / "a", services=["pricing"], gateway=False)
+        try:
+            env = base_env(tmp_path / "b", PRICING_BIND=holder.endpoints["pricing"])
+            result = subprocess.run([*ZEROSHOP, "up"], env=env, capture_output=True, text=True,
+                                    timeout=60)
+            assert result.returncode == 1
+            assert "cannot bind" in result.stderr and "pricing" in result.stderr
+        finally:
+            holder.close()
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(tmp_path_factory.mktemp("cli"), services=["product"], gateway=False)
+    yield running
+    running.close()
+
+
+class TestPingCallStatus:
+    def run(self, product: Platform, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**product.env, "PRODUCT_ENDPOINT": product.endpoints["product"]}
+        return subprocess.run([*ZEROSHOP, *args], env=env, capture_output=True, text=True,
+                              timeout=30)
+
+    def test_ping(self, product: Platform) -> None:
+        assert self.run(product, "ping", "product").returncode == 0
+        dead = self.run(product, "ping", "pricing", "--endpoint", "tcp://127.0.0.1:1",
+                        "--timeout-ms", "200")
+        assert dead.returncode == 1 and "pricing" in dead.stderr
+
+    def test_call_prints_the_result(self, product: Platform) -> None:
+        result = self.run(product, "call", "product", "get", '{"id": 2}')
+        assert result.returncode == 0 and json.loads(result.stdout)["id"] == 2
+        bad = self.run(product, "call", "product", "get", '{"id": "two"}')
+        assert bad.returncode == 1 and "bad_params" in bad.stderr
+        not_json = self.run(product, "call", "product", "get", "{id")
+        assert not_json.returncode == 2 and "PARAMS must be JSON" in not_json.stderr
+
+    def test_status_names_what_is_down(self, product: Platform) -> None:
+        result = self.run(product, "status", "--timeout-ms", "300")
+        assert result.returncode == 1
+        lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+        assert "up" in lines["product"] and "DOWN" in lines["pricing"]
+        assert "DOWN" in lines["gateway"]
