@@ -19,7 +19,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "discount": 5554,
     "recommendation": 5555,
     "orders": 5556,
+    "email": 5557,
+    "sms": 5558,
 }
+# PUB ports of the services that publish events.
+EVENT_PORTS: dict[str, int] = {"inventory": 5652, "orders": 5656, "email": 5657, "sms": 5658}
 PAGE_SERVICES = ("product", "inventory", "pricing", "discount", "recommendation")
 
 
@@ -50,6 +54,16 @@ def endpoint_for(service: str, environ: Mapping[str, str]) -> str:
     return environ.get(key) or f"tcp://127.0.0.1:{DEFAULT_PORTS[service]}"
 
 
+def events_endpoint_for(service: str, environ: Mapping[str, str]) -> str:
+    """Where subscribers connect to `service`'s events (`<SERVICE>_EVENTS_ENDPOINT`)."""
+    key = f"{service.upper()}_EVENTS_ENDPOINT"
+    return environ.get(key) or f"tcp://127.0.0.1:{EVENT_PORTS[service]}"
+
+
+def _flag(environ: Mapping[str, str], key: str) -> bool:
+    return environ.get(key, "").lower() in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """What one RPC service needs to run."""
@@ -59,6 +73,14 @@ class ServiceConfig:
     database_url: str
     seed: bool = True
     log_level: str = "INFO"
+    events_bind: str = ""
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # RPC, of every service
+    events_endpoints: Mapping[str, str] = field(default_factory=dict)  # PUB, of publishers
+    max_attempts: int = 3  # handler failures before an event becomes a dead letter
+    heartbeat_ms: int = 1000
+    crash_after_commit: bool = False  # fault injection for tests; never set in production
+    settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
+    data_dir: Path = Path("var")
 
     @classmethod
     def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -66,12 +88,22 @@ class ServiceConfig:
         prefix = name.upper()
         bind = env.get(f"{prefix}_BIND") or f"tcp://127.0.0.1:{DEFAULT_PORTS[name]}"
         url = env.get(f"{prefix}_DATABASE_URL") or f"sqlite:///{data_dir(env) / (name + '.db')}"
+        events_bind = env.get(f"{prefix}_EVENTS_BIND") or (
+            f"tcp://127.0.0.1:{EVENT_PORTS[name]}" if name in EVENT_PORTS else "")
         return cls(
             name=name,
             bind=bind,
             database_url=url,
             seed=env.get("ZEROSHOP_SEED", "1") != "0",
             log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
+            events_bind=events_bind,
+            endpoints={n: endpoint_for(n, env) for n in DEFAULT_PORTS},
+            events_endpoints={n: events_endpoint_for(n, env) for n in EVENT_PORTS},
+            max_attempts=_int(env, "ZEROSHOP_MAX_ATTEMPTS", 3, 1, 100),
+            heartbeat_ms=_int(env, "ZEROSHOP_HEARTBEAT_MS", 1000, 10, 60_000),
+            crash_after_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_AFTER_COMMIT"),
+            settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
+            data_dir=data_dir(env),
         )
 
 

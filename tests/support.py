@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -11,17 +12,32 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.config import PAGE_SERVICES
+from shared.config import DEFAULT_PORTS, EVENT_PORTS, PAGE_SERVICES
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """An environment where every service binds a free loopback port and uses `data_dir`."""
+    """An environment where every service has free loopback ports and uses `data_dir`.
+
+    Ports are picked up front (not "*"), because consumers must know where their
+    publishers will be before those start, and a restarted service binds the same port.
+    """
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_BIND", "_ENDPOINT"))}
-    env.update({f"{name.upper()}_BIND": "tcp://127.0.0.1:*" for name in PAGE_SERVICES})
-    env.update(ZEROSHOP_DATA_DIR=str(data_dir), GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING")
+    for name in DEFAULT_PORTS:
+        for suffix in ("", "_EVENTS") if name in EVENT_PORTS else ("",):
+            address = f"tcp://127.0.0.1:{free_port()}"
+            env[f"{name.upper()}{suffix}_BIND"] = address
+            env[f"{name.upper()}{suffix}_ENDPOINT"] = address
+    env.update(ZEROSHOP_DATA_DIR=str(data_dir), GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING",
+               ZEROSHOP_HEARTBEAT_MS="200")
     env.update(extra)
     return env
 
@@ -36,8 +52,7 @@ class Platform:
         self.endpoints: dict[str, str] = {}
         try:
             started = self.group.start_all([(n, f"services.{n}") for n in services], self.env)
-            for child in started:
-                self._remember(child.name, child.endpoint)
+            self.endpoints.update({child.name: child.endpoint for child in started})
             if gateway:
                 self.url = self.group.start("gateway", "gateway", self.env).endpoint
         except BaseException:
@@ -46,14 +61,8 @@ class Platform:
 
     def start(self, name: str) -> str:
         """(Re)start one service; later starts bind the same port again."""
-        endpoint = self.group.start(name, f"services.{name}", self.env).endpoint
-        self._remember(name, endpoint)
-        return endpoint
-
-    def _remember(self, name: str, endpoint: str) -> None:
-        self.endpoints[name] = endpoint
-        self.env[f"{name.upper()}_BIND"] = endpoint
-        self.env[f"{name.upper()}_ENDPOINT"] = endpoint
+        self.endpoints[name] = self.group.start(name, f"services.{name}", self.env).endpoint
+        return self.endpoints[name]
 
     def stop(self, name: str, sig: int) -> int | None:
         """Send `sig` and wait for the process to exit; returns its exit code."""

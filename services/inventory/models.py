@@ -15,3 +15,13 @@ class StockRow(Base):
 
     product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     available: Mapped[int]
+
+
+class Reservation(Base):
+    """Units held for an order (all of its lines, or none)."""
+
+    __tablename__ = "reservations"
+
+    order_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    product_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    quantity: Mapped[int]

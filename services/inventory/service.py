@@ -1,16 +1,23 @@
-"""inventory: serves stock levels (get_stock, get_many)."""
+"""inventory: serves stock levels (get_stock, get_many).
+
+Consumes order.placed and reserves every line or none; publishes stock.reserved or
+stock.rejected. A guarded UPDATE (available >= n) means stock never goes below zero,
+whatever the number of replicas or concurrent orders.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shared.catalog_seed import products as seed_products
+from shared.contracts.events import OrderPlaced, Shortage, StockLine, StockRejected, StockReserved
 from shared.contracts.inventory import GetStock, GetStocks, Stock, StockList
 from shared.errors import NotFound
+from shared.events import emit
 from shared.runtime import Service
 
-from .models import StockRow
+from .models import Reservation, StockRow
 
 svc = Service("inventory")
 
@@ -35,6 +42,39 @@ def get_many(params: GetStocks, db: Session) -> StockList:
     query = select(StockRow).where(StockRow.product_id.in_(ids))
     rows = {r.product_id: r for r in db.scalars(query)}
     return StockList(items=[_stock(rows[i]) for i in ids if i in rows])
+
+
+@svc.on(OrderPlaced)
+def reserve_stock(event: OrderPlaced, db: Session) -> None:
+    """Reserve every line of the order, or none of them."""
+    wanted: dict[int, int] = {}
+    for line in event.lines:
+        wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
+    shortages = []
+    savepoint = db.begin_nested()  # undone whole if any line is short
+    for product_id, quantity in sorted(wanted.items()):
+        taken = db.execute(update(StockRow)
+                           .where(StockRow.product_id == product_id,
+                                  StockRow.available >= quantity)
+                           .values(available=StockRow.available - quantity)).rowcount
+        if taken != 1:
+            row = db.get(StockRow, product_id)
+            shortages.append(Shortage(product_id=product_id, requested=quantity,
+                                      available=row.available if row else 0))
+    if shortages:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    if shortages:
+        emit(db, StockRejected(order_id=event.order_id, shortages=shortages,
+                               reason="not enough stock for " + ", ".join(
+                                   f"product {s.product_id} ({s.available} left, "
+                                   f"{s.requested} asked)" for s in shortages)))
+        return
+    db.add_all(Reservation(order_id=event.order_id, product_id=p, quantity=q)
+               for p, q in wanted.items())
+    emit(db, StockReserved(order_id=event.order_id,
+                           lines=[StockLine(product_id=p, quantity=q) for p, q in wanted.items()]))
 
 
 def seed(db: Session) -> None:

@@ -2,6 +2,7 @@
 
 Bought-together products come first (most often first); the rest of the list is filled
 with products from the same category, nearest by id, so every product page has a full row.
+Consumes order.confirmed to count which products were bought together.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.catalog_seed import products as seed_products
+from shared.contracts.events import OrderConfirmed
 from shared.contracts.recommendation import Recommend, Recommendations, Recommended
 from shared.errors import NotFound
 from shared.runtime import Service
@@ -39,6 +41,21 @@ def recommend(params: Recommend, db: Session) -> Recommendations:
     ).all()
     items = [Recommended(id=e.product_id, name=e.name) for e in [*bought_together, *similar]]
     return Recommendations(product_id=entry.product_id, items=items)
+
+
+@svc.on(OrderConfirmed)
+def count_bought_together(event: OrderConfirmed, db: Session) -> None:
+    """Add one to the count of every pair of distinct products in the order."""
+    products = sorted({line.product_id for line in event.lines})
+    for product_id in products:
+        for other_id in products:
+            if other_id == product_id:
+                continue
+            pair = db.get(CoPurchase, (product_id, other_id))
+            if pair is None:
+                db.add(CoPurchase(product_id=product_id, other_id=other_id, count=1))
+            else:
+                pair.count += 1
 
 
 def seed(db: Session) -> None:

@@ -6,18 +6,25 @@ OpenAPI document and the contract tests are generated from them.
 
 from .base import COMMON_ERRORS, Health, Method, NoParams, Params, Record, ServiceContract
 from .discount import DISCOUNT
+from .events import TOPIC_OF, TOPICS, Event, Topic
 from .inventory import INVENTORY
+from .notifications import EMAIL, SMS
+from .orders import ORDERS
 from .pricing import PRICING
 from .product import PRODUCT
 from .recommendation import RECOMMENDATION
 
 SERVICES: dict[str, ServiceContract] = {
-    c.name: c for c in (PRODUCT, INVENTORY, PRICING, DISCOUNT, RECOMMENDATION)
+    c.name: c for c in (PRODUCT, INVENTORY, PRICING, DISCOUNT, RECOMMENDATION, ORDERS, EMAIL, SMS)
 }
 
 __all__ = [
     "COMMON_ERRORS",
     "SERVICES",
+    "TOPICS",
+    "TOPIC_OF",
+    "Event",
+    "Topic",
     "Health",
     "Method",
     "NoParams",

@@ -54,13 +54,20 @@ class ServiceContract:
     name: str
     summary: str
     methods: dict[str, Method] = field(default_factory=dict)
+    publishes: tuple[str, ...] = ()  # topics
+    consumes: tuple[str, ...] = ()  # topics
 
     def __post_init__(self) -> None:
-        self.methods.setdefault(
-            "health",
-            Method("health", NoParams, Health, "Liveness and the list of methods.", NoParams()),
-        )
+        from .bus import CONSUMER_METHODS, PUBLISHER_METHODS  # bus builds on this module
+
+        builtins = [Method("health", NoParams, Health, "Liveness and the list of methods.",
+                           NoParams())]
+        builtins += PUBLISHER_METHODS if self.publishes else ()
+        builtins += CONSUMER_METHODS if self.consumes else ()
+        for method in builtins:
+            self.methods.setdefault(method.name, method)
 
 
-def contract(name: str, summary: str, *methods: Method) -> ServiceContract:
-    return ServiceContract(name, summary, {m.name: m for m in methods})
+def contract(name: str, summary: str, *methods: Method, publishes: tuple[str, ...] = (),
+             consumes: tuple[str, ...] = ()) -> ServiceContract:
+    return ServiceContract(name, summary, {m.name: m for m in methods}, publishes, consumes)

@@ -30,4 +30,6 @@ INVENTORY = contract(
            ("not_found",)),
     Method("get_many", GetStocks, StockList, "Stock of many products; unknown ids are left out.",
            GetStocks(product_ids=[1, 2, 3])),
+    publishes=("stock.reserved", "stock.rejected"),
+    consumes=("order.placed",),
 )

@@ -31,4 +31,5 @@ RECOMMENDATION = contract(
     "Products to show beside a product: bought together first, then the same category.",
     Method("recommend", Recommend, Recommendations, "Up to `limit` products, with names.",
            Recommend(product_id=1, limit=4), ("not_found",)),
+    consumes=("order.confirmed",),
 )

@@ -5,6 +5,7 @@ Services and the gateway use this small API and never touch frames.
 
 from .client import Call, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
+from .pubsub import Publisher, Subscribers
 from .server import BindError, RpcServer
 from .sockets import new_context
 
@@ -12,11 +13,13 @@ __all__ = [
     "BindError",
     "Call",
     "Outcome",
+    "Publisher",
     "Reply",
     "Request",
     "RpcClient",
     "RpcError",
     "RpcServer",
+    "Subscribers",
     "decode_request",
     "encode_error",
     "encode_result",

@@ -1,0 +1,171 @@
+"""What every benchmark shares: the product page's five calls, timing statistics, progress
+on stderr, machine facts and Markdown tables."""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import math
+import os
+import platform
+import sys
+import time
+import urllib.parse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import zmq
+
+from shared.contracts.discount import Discount, GetDiscount
+from shared.contracts.inventory import GetStock, Stock
+from shared.contracts.pricing import GetPrice, Price
+from shared.contracts.product import GetProduct, Product
+from shared.contracts.recommendation import Recommend, Recommendations
+from shared.messaging import Call
+
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """One line on stderr, with the seconds since the benchmark started."""
+    print(f"[bench {time.monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+# --- the product page ---------------------------------------------------------------------
+
+def page_calls(product_id: int) -> list[Call[Any]]:
+    """The five calls gateway/products.py makes for one product page (same params)."""
+    return [
+        Call("product", "get", GetProduct(id=product_id), Product),
+        Call("inventory", "get_stock", GetStock(product_id=product_id), Stock),
+        Call("pricing", "get_price", GetPrice(product_id=product_id), Price),
+        Call("discount", "get_discount", GetDiscount(product_id=product_id), Discount),
+        Call("recommendation", "recommend", Recommend(product_id=product_id, limit=4),
+             Recommendations),
+    ]
+
+
+def req_frame(call: Call[Any]) -> bytes:
+    """The same call as the one JSON frame a plain zmq.REQ client sends (no id, no deadline)."""
+    return msgspec.json.encode({"method": call.method, "params": call.params})
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Latencies of one variant, in milliseconds."""
+
+    count: int
+    median_ms: float
+    p95_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Summary:
+        if not seconds:
+            return cls(0, math.nan, math.nan)
+        return cls(len(seconds), percentile(seconds, 50) * 1000, percentile(seconds, 95) * 1000)
+
+
+def fmt_ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
+
+
+def fmt_ratio(numerator: float, denominator: float) -> str:
+    if math.isnan(numerator) or math.isnan(denominator) or denominator <= 0:
+        return "n/a"
+    return f"{numerator / denominator:.2f}x"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- processes and the machine --------------------------------------------------------------
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "n/a"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_facts() -> list[tuple[str, str]]:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [
+        ("date (UTC)", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")),
+        ("nproc (usable CPUs)", str(usable)),
+        ("CPU", _cpu_model()),
+        ("OS", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("pyzmq / libzmq", f"{zmq.__version__} / {zmq.zmq_version()}"),
+        ("load average at start (1/5/15 min)", load_average()),
+    ]
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+class HttpSession:
+    """One keep-alive HTTP/1.1 connection to the gateway (one per thread, like a browser tab)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port,
+                                                timeout=timeout)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """(status, decoded JSON body); (0, None) when the connection failed."""
+        try:
+            self._conn.request("GET", path)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()  # the next request opens a new connection
+            return 0, None
+        try:
+            return response.status, json.loads(body)
+        except ValueError:
+            return response.status, None
+
+    def page_ok(self, product_id: int) -> bool:
+        """A complete product page: 200 and no degraded section."""
+        status, body = self.get(f"/api/products/{product_id}")
+        return status == 200 and isinstance(body, dict) and body.get("degraded") == []
+
+    def close(self) -> None:
+        self._conn.close()

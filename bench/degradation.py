@@ -1,0 +1,164 @@
+"""Benchmark 3: what a hung optional service costs the product page.
+
+recommendation is frozen with SIGSTOP (alive, connected, silent: the worst kind of slow)
+while one client keeps asking for pages through the real gateway. Phases: normal, hung
+(for a fixed time, bucketed by seconds since SIGSTOP), then SIGCONT and the time until the
+page is complete again, then normal again.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.catalog_seed import PRODUCT_COUNT
+from shared.messaging.client import CONNECT_GRACE_S
+from shared.messaging.sockets import HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS
+
+from .common import HttpSession, Summary, fmt_ms, fmt_ratio, progress, table
+
+RECOVERY_LIMIT_S = 15.0
+
+
+@dataclass(frozen=True)
+class HungPage:
+    since_stop_s: float
+    seconds: float
+    status: int
+    degraded: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DegradationResult:
+    deadline_ms: int
+    hung_seconds: float
+    normal: Summary
+    normal_errors: int
+    hung: list[HungPage]
+    recovery_s: float  # from SIGCONT to the first complete page (nan: did not recover)
+    pages_until_recovered: int
+    after: Summary
+    after_errors: int
+
+
+def _timed_pages(session: HttpSession, ids: random.Random, count: int) -> tuple[Summary, int]:
+    samples, errors = [], 0
+    for _ in range(count):
+        start = time.perf_counter()
+        ok = session.page_ok(ids.randint(1, PRODUCT_COUNT))
+        samples.append(time.perf_counter() - start)
+        errors += not ok
+    return Summary.of(samples), errors
+
+
+def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, requests: int,
+        hung_seconds: float) -> DegradationResult:
+    ids = random.Random(3)
+    session = HttpSession(url)
+    stopped = False
+    try:
+        for _ in range(10):  # warm-up: every connection made, every cache warm
+            session.page_ok(ids.randint(1, PRODUCT_COUNT))
+        progress(f"degradation: {requests} normal pages")
+        normal, normal_errors = _timed_pages(session, ids, requests)
+
+        progress(f"degradation: SIGSTOP recommendation, pages for {hung_seconds:.0f} s")
+        send_signal("recommendation", signal.SIGSTOP)
+        stopped = True
+        stop_at = time.perf_counter()
+        hung: list[HungPage] = []
+        while (since := time.perf_counter() - stop_at) < hung_seconds:
+            start = time.perf_counter()
+            status, body = session.get(f"/api/products/{ids.randint(1, PRODUCT_COUNT)}")
+            degraded = tuple(body.get("degraded", ())) if isinstance(body, dict) else ()
+            hung.append(HungPage(since, time.perf_counter() - start, status, degraded))
+
+        progress("degradation: SIGCONT recommendation, waiting for complete pages")
+        send_signal("recommendation", signal.SIGCONT)
+        stopped = False
+        resumed_at = time.perf_counter()
+        recovery, pages = math.nan, 0
+        while time.perf_counter() - resumed_at < RECOVERY_LIMIT_S:
+            pages += 1
+            if session.page_ok(ids.randint(1, PRODUCT_COUNT)):
+                recovery = time.perf_counter() - resumed_at
+                break
+        progress(f"degradation: {requests} pages after recovery")
+        after, after_errors = _timed_pages(session, ids, requests)
+    finally:
+        if stopped:
+            send_signal("recommendation", signal.SIGCONT)
+        session.close()
+    return DegradationResult(deadline_ms, hung_seconds, normal, normal_errors, hung, recovery,
+                             pages, after, after_errors)
+
+
+def _summary_row(label: str, summary: Summary, errors: int) -> list[str]:
+    return [label, str(summary.count), fmt_ms(summary.median_ms), fmt_ms(summary.p95_ms),
+            f"{summary.count - errors}/{summary.count}"]
+
+
+def _hung_row(label: str, pages: list[HungPage]) -> list[str]:
+    good = sum(p.status == 200 and p.degraded == ("recommendation",) for p in pages)
+    return _summary_row(label, Summary.of([p.seconds for p in pages]), len(pages) - good)
+
+
+def render(result: DegradationResult) -> str:
+    expiry_s = HEARTBEAT_TIMEOUT_MS / 1000
+    early = [p for p in result.hung if p.since_stop_s < expiry_s]
+    late = [p for p in result.hung if p.since_stop_s >= expiry_s]
+    normal, after = result.normal, result.after
+    rows = [
+        _summary_row("normal (all services up)", normal, result.normal_errors),
+        _hung_row(f"hung, first {expiry_s:.0f} s after SIGSTOP", early),
+        _hung_row(f"hung, {expiry_s:.0f} s and later", late),
+        _hung_row("hung, whole window", result.hung),
+        _summary_row("after SIGCONT and recovery", after, result.after_errors),
+    ]
+    window = max((p.since_stop_s for p in result.hung), default=0.0)
+    buckets = []
+    for second in range(int(window) + 1):
+        pages = [p for p in result.hung if second <= p.since_stop_s < second + 1]
+        if pages:
+            buckets.append(_hung_row(f"{second}-{second + 1} s", pages))
+    return "\n\n".join([
+        f"One client, keep-alive, through the gateway with PAGE_DEADLINE_MS="
+        f"{result.deadline_ms}; recommendation frozen with SIGSTOP for "
+        f"{result.hung_seconds:g} s, then SIGCONT. Times per page in ms. \"As expected\" means 200 "
+        f"with every section except recommendation (hung phases) or a complete page "
+        f"(normal phases). The gateway's ZMTP heartbeats (shared/messaging/sockets.py): "
+        f"PING every {HEARTBEAT_IVL_MS} ms, a connection with no traffic for "
+        f"{HEARTBEAT_TIMEOUT_MS} ms after a PING is dropped.",
+        table(["phase", "pages", "median ms", "p95 ms", "as expected"], rows),
+        "The hung window by seconds since SIGSTOP:",
+        table(["since SIGSTOP", "pages", "median ms", "p95 ms", "as expected"], buckets),
+        _meaning(result, early, late),
+    ])
+
+
+def _meaning(result: DegradationResult, early: list[HungPage], late: list[HungPage]) -> str:
+    normal = result.normal.median_ms
+    first = Summary.of([p.seconds for p in early]).median_ms
+    text = (f"While the hung service still looked connected, the page waited for it until "
+            f"the deadline: {fmt_ms(first)} ms at the median instead of {fmt_ms(normal)} ms "
+            f"({fmt_ratio(first, normal)}), and still answered without recommendations.")
+    if late:
+        later = Summary.of([p.seconds for p in late]).median_ms
+        if later < result.deadline_ms / 2:
+            text += (f" Once the heartbeat had dropped the silent connection, the client had "
+                     f"nothing to send on and gave up after its {CONNECT_GRACE_S * 1000:.0f} ms "
+                     f"connect grace instead of the deadline: {fmt_ms(later)} ms per page, "
+                     f"recommendation still degraded.")
+        else:
+            text += (f" After {HEARTBEAT_TIMEOUT_MS / 1000:.0f} s the page still took "
+                     f"{fmt_ms(later)} ms: the heartbeat did not make it fail faster.")
+    if math.isnan(result.recovery_s):
+        text += f" Complete pages did not come back within {RECOVERY_LIMIT_S:.0f} s of SIGCONT."
+    else:
+        text += (f" After SIGCONT the first complete page came {result.recovery_s * 1000:.0f} ms "
+                 f"later ({result.pages_until_recovered} page(s) asked).")
+    return text

@@ -1,0 +1,156 @@
+"""Idempotent consumer: applies each event once, moving its offset in the same transaction.
+
+A handler that fails is retried; after `max_attempts` the event goes to the dead-letter
+table (with its error) and the events behind it flow on. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.contracts.bus import Envelope
+from shared.db import unit_of_work
+
+from .follow import Follower, Source
+from .models import ConsumerOffset, DeadLetterRow, DeliveryFailure
+from .outbox import EMITTED, PUBLISHES, TRACE, now_iso
+
+log = logging.getLogger("zeroshop.consumer")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    payload: type
+    handler: Callable[..., None]
+    names: tuple[str, ...]  # the handler's parameters after the event, given by name
+    dependencies: Mapping[str, Any]
+
+    def run(self, envelope: Envelope, db: Session) -> None:
+        event = msgspec.json.decode(envelope.payload, type=self.payload)
+        given = {"db": db, "envelope": envelope}
+        self.handler(event, **{n: given[n] if n in given else self.dependencies[n]
+                               for n in self.names})
+
+
+class StaleOffset(Exception):
+    """Another replica applied this event first."""
+
+
+class Consumer:
+    def __init__(self, sessions: sessionmaker[Session], subscriptions: Mapping[str, Subscription],
+                 publishes: tuple[str, ...], on_emit: Callable[[], None],
+                 max_attempts: int = 3) -> None:
+        self._sessions = sessions
+        self._subscriptions = subscriptions
+        self._publishes = publishes
+        self._on_emit = on_emit
+        self.max_attempts = max_attempts
+
+    def load_offsets(self, publishers: list[str]) -> dict[str, int]:
+        with unit_of_work(self._sessions) as db:
+            for publisher in publishers:
+                if db.get(ConsumerOffset, publisher) is None:
+                    db.add(ConsumerOffset(publisher=publisher, last_seq=0))
+        with unit_of_work(self._sessions) as db:
+            return {o.publisher: o.last_seq for o in db.scalars(select(ConsumerOffset))}
+
+    def run(self, ctx: Any, sources: Mapping[str, Source], stopping: threading.Event) -> None:
+        offsets = self.load_offsets(sorted(sources))
+        follower = Follower(ctx, sources, offsets, self.apply_live(offsets))
+        try:
+            while not stopping.is_set():
+                follower.step(500)
+        finally:
+            follower.close()
+
+    def apply_live(self, offsets: dict[str, int]) -> Callable[[str, Envelope], bool]:
+        def apply(publisher: str, event: Envelope) -> bool:
+            applied = self.apply(publisher, event)
+            if applied:
+                offsets[publisher] = event.seq
+            return applied
+        return apply
+
+    def apply(self, publisher: str, event: Envelope) -> bool:
+        """Apply one event exactly once; True if the offset moved past it."""
+        try:
+            with unit_of_work(self._sessions) as db:
+                self._run_handler(event, db)
+                _advance(db, publisher, event.seq)
+            if db.info.get(EMITTED):
+                self._on_emit()
+            return True
+        except StaleOffset:
+            return True
+        except Exception as exc:  # noqa: BLE001 - any handler failure counts as an attempt
+            try:
+                return self._failed(publisher, event, exc)
+            except Exception:  # the database itself is away: retry the event later
+                log.exception("cannot record the failure of %s #%d", publisher, event.seq)
+                return False
+
+    def _run_handler(self, event: Envelope, db: Session) -> None:
+        db.info[PUBLISHES] = self._publishes
+        db.info[TRACE] = event.trace
+        subscription = self._subscriptions.get(event.topic)
+        if subscription is not None:
+            subscription.run(event, db)
+
+    def _failed(self, publisher: str, event: Envelope, exc: Exception) -> bool:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with unit_of_work(self._sessions) as db:
+            failure = db.get(DeliveryFailure, (publisher, event.seq))
+            if failure is None:
+                failure = DeliveryFailure(publisher=publisher, seq=event.seq, attempts=0,
+                                          last_error=error)
+                db.add(failure)
+            failure.attempts += 1
+            failure.last_error = error
+            attempts = failure.attempts
+            if attempts < self.max_attempts:
+                log.warning("%s #%d (%s) failed, attempt %d of %d: %s", publisher, event.seq,
+                            event.topic, attempts, self.max_attempts, error)
+                return False
+            db.delete(failure)
+            db.add(DeadLetterRow(
+                publisher=publisher, seq=event.seq, event_id=event.id, topic=event.topic,
+                version=event.version, payload=bytes(event.payload).decode(),
+                occurred_at=event.occurred_at, trace=event.trace, attempts=attempts,
+                error=error, failed_at=now_iso()))
+            _advance(db, publisher, event.seq)
+        log.error("%s #%d (%s) moved to dead letters after %d attempts: %s", publisher,
+                  event.seq, event.topic, attempts, error)
+        return True
+
+    def replay(self, db: Session, row: DeadLetterRow) -> str | None:
+        """Run a dead letter's handler again inside `db`; returns the error, or None."""
+        event = Envelope(publisher=row.publisher, seq=row.seq, id=row.event_id, topic=row.topic,
+                         version=row.version, occurred_at=row.occurred_at,
+                         payload=msgspec.Raw(row.payload.encode()), trace=row.trace)
+        try:
+            with db.begin_nested():
+                self._run_handler(event, db)
+        except Exception as exc:  # noqa: BLE001 - reported back to the operator
+            row.error = f"{type(exc).__name__}: {exc}"[:2000]
+            return row.error
+        row.replayed_at = now_iso()
+        return None
+
+
+def _advance(db: Session, publisher: str, seq: int) -> None:
+    # Guarded: moves only from seq - 1, so two replicas never both apply one event.
+    moved = db.execute(update(ConsumerOffset)
+                       .where(ConsumerOffset.publisher == publisher,
+                              ConsumerOffset.last_seq == seq - 1)
+                       .values(last_seq=seq)).rowcount
+    if moved != 1:
+        raise StaleOffset(f"{publisher} offset is no longer {seq - 1}")

@@ -1,0 +1,100 @@
+"""Following publishers without losing or repeating an event (the zguide's Clone pattern).
+
+Live events arrive on SUB; each carries its publisher's sequence number. A sequence at or
+below the last applied one is a duplicate and is skipped; one further ahead reveals a gap,
+and a heartbeat ahead of us reveals lost events: both make us fetch "events after N" from
+the publisher's ROUTER until caught up. Used by service consumers (offsets in their
+database) and by live views such as the gateway's event stream (offsets in memory).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import msgspec
+
+from shared.contracts.bus import Envelope, EventBatch, FetchEvents
+from shared.contracts.events import HEARTBEAT
+from shared.messaging import Call, RpcClient, RpcError, Subscribers
+
+from .relay import Heartbeat
+
+log = logging.getLogger("zeroshop.follow")
+_envelope = msgspec.json.Decoder(Envelope)
+_heartbeat = msgspec.json.Decoder(Heartbeat)
+
+# apply(publisher, envelope) -> True when applied (the offset moved), False to retry later.
+Apply = Callable[[str, Envelope], bool]
+
+
+@dataclass(frozen=True)
+class Source:
+    rpc_endpoint: str
+    events_endpoint: str
+
+
+class Follower:
+    def __init__(self, ctx: object, sources: Mapping[str, Source], offsets: dict[str, int],
+                 apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000) -> None:
+        self.offsets = offsets
+        self._apply = apply
+        self._limit = fetch_limit
+        self._timeout_ms = fetch_timeout_ms
+        self._subs = Subscribers(ctx, {n: s.events_endpoint for n, s in sources.items()})  # type: ignore[arg-type]
+        self._rpc = RpcClient(ctx, {n: s.rpc_endpoint for n, s in sources.items()})  # type: ignore[arg-type]
+        self.behind: set[str] = set(sources)  # catch up with everyone on start
+        self._away: set[str] = set()  # publishers whose last fetch failed (logged once)
+
+    def step(self, timeout_ms: float = 1000) -> None:
+        """Catch up where behind, then handle what arrives within `timeout_ms`."""
+        for publisher in sorted(self.behind):
+            if self.catch_up(publisher):
+                self.behind.discard(publisher)
+        wait = min(timeout_ms, 200) if self.behind else timeout_ms
+        for publisher, topic, body in self._subs.poll(wait):
+            self._on_message(publisher, topic, body)
+
+    def _on_message(self, publisher: str, topic: str, body: bytes) -> None:
+        try:
+            if topic == HEARTBEAT:
+                if _heartbeat.decode(body).seq > self.offsets[publisher]:
+                    self.behind.add(publisher)
+                return
+            event = _envelope.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            log.warning("ignored an undecodable message from %s on %r", publisher, topic)
+            return
+        expected = self.offsets[publisher] + 1
+        if event.seq < expected:
+            return  # a duplicate: already applied
+        if event.seq > expected or publisher in self.behind:
+            self.behind.add(publisher)  # a gap: fetch brings the missing ones in order
+            return
+        if not self._apply(publisher, event):
+            self.behind.add(publisher)
+
+    def catch_up(self, publisher: str) -> bool:
+        """Fetch and apply until level with the publisher; False if it is away or a handler
+        asked to retry."""
+        while True:
+            call = Call(publisher, "fetch_events",
+                        FetchEvents(after=self.offsets[publisher], limit=self._limit), EventBatch)
+            try:
+                batch = self._rpc.call(call, self._timeout_ms)
+            except RpcError as exc:
+                if publisher not in self._away:
+                    self._away.add(publisher)
+                    log.info("cannot fetch from %s yet (%s); retrying", publisher, exc.code)
+                return False
+            self._away.discard(publisher)
+            for event in batch.events:
+                if event.seq != self.offsets[publisher] + 1 or not self._apply(publisher, event):
+                    return False
+            if not batch.events or self.offsets[publisher] >= batch.last_seq:
+                return True
+
+    def close(self) -> None:
+        self._subs.close()
+        self._rpc.close()

@@ -1,0 +1,73 @@
+"""Transactional outbox: `emit(db, event)` stores an event in the caller's transaction.
+
+The event exists from the moment that transaction commits; the relay publishes it later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shared.contracts import TOPIC_OF, Event
+from shared.contracts.bus import Envelope
+
+from .models import OutboxCounter, OutboxRow
+
+EMITTED = "zeroshop.emitted"  # session.info key: this transaction wrote to the outbox
+PUBLISHES = "zeroshop.publishes"  # session.info key: topics the running service may publish
+TRACE = "zeroshop.trace"  # session.info key: the trace id of the message being handled
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _next_seq(db: Session) -> int:
+    seq = db.execute(update(OutboxCounter).where(OutboxCounter.id == 1)
+                     .values(last_seq=OutboxCounter.last_seq + 1)
+                     .returning(OutboxCounter.last_seq)).scalar_one_or_none()
+    if seq is None:  # first event ever (the runtime also creates the row at start)
+        db.add(OutboxCounter(id=1, last_seq=1))
+        db.flush()
+        seq = 1
+    return seq
+
+
+def emit(db: Session, event: Event) -> int:
+    """Add `event` to this transaction's outbox; returns its sequence number."""
+    topic = TOPIC_OF[type(event)]
+    allowed = db.info.get(PUBLISHES)
+    if allowed is not None and topic.name not in allowed:
+        raise ValueError(f"this service does not publish {topic.name!r} (its contract says "
+                         f"{', '.join(allowed) or 'nothing'})")
+    seq = _next_seq(db)
+    db.add(OutboxRow(seq=seq, event_id=str(uuid.uuid4()), topic=topic.name,
+                     version=topic.version, payload=msgspec.json.encode(event).decode(),
+                     occurred_at=now_iso(), trace=db.info.get(TRACE)))
+    db.info[EMITTED] = True
+    return seq
+
+
+def ensure_counter(db: Session) -> None:
+    if db.get(OutboxCounter, 1) is None:
+        db.add(OutboxCounter(id=1, last_seq=0))
+
+
+def last_seq(db: Session) -> int:
+    return db.scalar(select(OutboxCounter.last_seq).where(OutboxCounter.id == 1)) or 0
+
+
+def envelope(row: OutboxRow, publisher: str) -> Envelope:
+    return Envelope(publisher=publisher, seq=row.seq, id=row.event_id, topic=row.topic,
+                    version=row.version, occurred_at=row.occurred_at,
+                    payload=msgspec.Raw(row.payload.encode()), trace=row.trace)
+
+
+def events_after(db: Session, publisher: str, after: int, limit: int) -> list[Envelope]:
+    rows = db.scalars(select(OutboxRow).where(OutboxRow.seq > after)
+                      .order_by(OutboxRow.seq).limit(limit))
+    return [envelope(row, publisher) for row in rows]

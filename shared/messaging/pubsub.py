@@ -1,0 +1,74 @@
+"""PUB/SUB, the fast path of the event bus. It loses messages (slow joiners, full queues),
+so it is never the only path: sequence numbers reveal a gap and the consumer fetches.
+Frames: [topic, body].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import zmq
+
+from .server import BindError
+from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES
+
+
+class Publisher:
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> None:
+        self._socket = ctx.socket(zmq.PUB)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)  # a slow subscriber loses, never grows
+        try:
+            self._socket.bind(bind)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            raise BindError(f"cannot bind {bind}: {exc}") from None
+        self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def send(self, topic: str, body: bytes) -> None:
+        try:
+            self._socket.send_multipart([topic.encode(), body], zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # PUB drops at the high-water mark anyway; the consumer will fetch
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+
+class Subscribers:
+    """SUB sockets to several publishers, polled together; every topic is received."""
+
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoints: Mapping[str, str]) -> None:
+        self._sockets: dict[zmq.Socket[bytes], str] = {}
+        self._poller = zmq.Poller()
+        for name, endpoint in endpoints.items():
+            sock = ctx.socket(zmq.SUB)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+            sock.setsockopt(zmq.RECONNECT_IVL, 100)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+            sock.connect(endpoint)
+            self._sockets[sock] = name
+            self._poller.register(sock, zmq.POLLIN)
+
+    def poll(self, timeout_ms: float, limit: int = 1000) -> list[tuple[str, str, bytes]]:
+        """Wait up to `timeout_ms`; return (publisher, topic, body) messages, at most `limit`."""
+        messages: list[tuple[str, str, bytes]] = []
+        for sock, _ in self._poller.poll(timeout_ms):
+            while len(messages) < limit:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if len(frames) == 2:
+                    messages.append((self._sockets[sock], frames[0].decode(errors="replace"),
+                                     frames[1]))
+        return messages
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close(linger=0)
