@@ -42,7 +42,8 @@ class RecordingSender:
 
 class SmtpSender:
     def __init__(self, host: str, port: int, from_address: str, timeout_s: float = 10) -> None:
-        self.host, self.port, self.from_address, self.timeout_s = host, port, from_address, timeout_s
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.from_address = from_address
 
     def send(self, email: Email) -> None:
         message = EmailMessage()

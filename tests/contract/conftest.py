@@ -17,6 +17,7 @@ from ..support import Platform
 from .generate import Case, bad_params, error_cases, unknown_id
 from .wire import Wire
 
+
 @pytest.fixture(scope="module")
 def service(request: pytest.FixtureRequest) -> str:
     name: str = request.module.SERVICE

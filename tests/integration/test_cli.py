@@ -1,4 +1,5 @@
-"""The `zeroshop` command as a user runs it: `up` starts and stops everything; ping, call, status."""
+"""The `zeroshop` command as a user runs it: `up` starts and stops everything; ping, call,
+status."""
 
 from __future__ import annotations
 
