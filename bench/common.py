@@ -169,3 +169,36 @@ class HttpSession:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class OtherLoad:
+    """How much CPU processes outside this benchmark used while it ran (Linux /proc/stat).
+
+    Busy time of the whole machine minus this process and its waited-for children (the
+    services and the gateway, once stopped): a noise indicator for a shared machine.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float]:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return math.nan, math.nan, math.nan
+        busy = sum(fields[i] for i in (0, 1, 2, 5, 6, 7) if i < len(fields))
+        times = os.times()
+        ours = times.user + times.system + times.children_user + times.children_system
+        return busy / os.sysconf("SC_CLK_TCK"), ours, time.monotonic()
+
+    def describe(self) -> str:
+        busy, ours, now = self._snapshot()
+        busy0, ours0, then = self._start
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        if math.isnan(busy) or math.isnan(busy0) or now <= then:
+            return "n/a"
+        others = max(0.0, (busy - busy0) - (ours - ours0))
+        return (f"{others:.1f} CPU-s in {now - then:.0f} s "
+                f"(= {others / (now - then) / cores * 100:.0f}% of {cores} CPUs)")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from flask import Response
+from flask import Response, request
 
 from .errors import ApiError
 
@@ -25,13 +25,18 @@ class RouteDoc:
     response: type
     query: type | None = None
     path: type | None = None
+    body: type | None = None
     errors: tuple[int, ...] = ()
+    stream: str | None = None  # media type of a streamed response
 
 
 def documented(summary: str, response: type, *, query: type | None = None,
-               path: type | None = None, errors: tuple[int, ...] = ()) -> Callable[[View], View]:
+               path: type | None = None, body: type | None = None,
+               errors: tuple[int, ...] = (), stream: str | None = None
+               ) -> Callable[[View], View]:
     def mark(view: View) -> View:
-        view.route_doc = RouteDoc(summary, response, query, path, errors)  # type: ignore[attr-defined]
+        view.route_doc = RouteDoc(  # type: ignore[attr-defined]
+            summary, response, query, path, body, errors, stream)
         return view
     return mark
 
@@ -42,6 +47,18 @@ def parse(kind: str, values: Mapping[str, Any], schema: type[T]) -> T:
         return msgspec.convert(dict(values), schema, strict=False)
     except msgspec.ValidationError as exc:
         raise ApiError(400, "bad_request", f"invalid {kind} parameter: {_readable(exc)}") from None
+
+
+def parse_body(schema: type[T]) -> T:
+    """Decode the JSON body into `schema`: 400 if it is not JSON, 422 if it breaks the schema."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        return msgspec.json.decode(request.get_data(), type=schema)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "validation_error", f"invalid body: {_readable(exc)}") from None
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, "bad_request", f"the body is not valid JSON: {exc}") from None
 
 
 def _readable(exc: msgspec.ValidationError) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app
 
-from shared.config import PAGE_SERVICES
+from shared.config import DEFAULT_PORTS
 from shared.contracts import Health as ServiceHealth
 from shared.contracts import NoParams
 from shared.messaging import Call
@@ -23,14 +23,15 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-@documented("Ready only when every service answers its health call within the deadline.",
+@documented("Ready only when every service answers its health call within the page deadline.",
             Readiness, errors=(503,))
 def readyz() -> Response:
     deadline = current_app.config["ZEROSHOP"].page_deadline_ms
-    outcomes = rpc().gather([Call(name, "health", NoParams(), ServiceHealth)
-                             for name in PAGE_SERVICES], deadline)
+    names = list(DEFAULT_PORTS)
+    outcomes = rpc().gather([Call(name, "health", NoParams(), ServiceHealth) for name in names],
+                            deadline)
     services = {name: "ok" if o.ok else str(o.error)
-                for name, o in zip(PAGE_SERVICES, outcomes, strict=True)}
+                for name, o in zip(names, outcomes, strict=True)}
     ready = all(o.ok for o in outcomes)
     return json_response(Readiness("ready" if ready else "not_ready", services),
                          200 if ready else 503)

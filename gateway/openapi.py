@@ -13,7 +13,9 @@ from .schemas import ErrorResponse
 
 bp = Blueprint("openapi", __name__)
 _REF = "#/components/schemas/{name}"
-_STATUS_TEXT = {400: "Bad parameters", 404: "Not found", 503: "A required service is down"}
+_STATUS_TEXT = {400: "Bad parameters", 404: "Not found", 409: "Conflict",
+                415: "Body is not JSON", 422: "Body breaks the schema",
+                503: "A required service is down"}
 
 
 def _parameters(schema_type: type, where: str, components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,7 +36,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             docs.append((path, method.lower(), rule.endpoint.rsplit(".", 1)[-1], doc))
     types = [d.response for *_, d in docs] + [ErrorResponse]
-    types += [t for *_, d in docs for t in (d.query, d.path) if t is not None]
+    types += [t for *_, d in docs for t in (d.query, d.path, d.body) if t is not None]
     refs, components = msgspec.json.schema_components(types, ref_template=_REF)
     ref_of = dict(zip(types, refs, strict=True))
     paths: dict[str, dict[str, Any]] = {}
@@ -44,14 +46,19 @@ def build_spec(app: Flask) -> dict[str, Any]:
             params += _parameters(doc.path, "path", components)
         if doc.query is not None:
             params += _parameters(doc.query, "query", components)
+        media = doc.stream or "application/json"
         responses: dict[str, Any] = {"200": {"description": "OK", "content": {
-            "application/json": {"schema": ref_of[doc.response]}}}}
+            media: {"schema": ref_of[doc.response]}}}}
         for status in doc.errors:
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": {
                 "application/json": {"schema": ref_of[ErrorResponse]}}}
-        paths.setdefault(path, {})[method] = {
+        operation: dict[str, Any] = {
             "summary": doc.summary, "operationId": operation_id, "parameters": params,
             "responses": responses}
+        if doc.body is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": ref_of[doc.body]}}}
+        paths.setdefault(path, {})[method] = operation
     return {"openapi": "3.1.0",
             "info": {"title": "ZeroShop storefront API", "version": "0.1.0"},
             "paths": paths, "components": {"schemas": components}}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-from shared.contracts.discount import Promotion
+from shared.contracts.discount import PromoCode, Promotion
+from shared.contracts.events import Customer
 from shared.contracts.product import Category, Product
 
 PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
@@ -77,3 +78,39 @@ class Health(msgspec.Struct, frozen=True):
 class Readiness(msgspec.Struct, frozen=True):
     status: str
     services: dict[str, str]
+
+
+class OrderItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    product_id: PositiveId
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class CreateOrder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """POST /api/orders body."""
+
+    customer: Customer
+    items: Annotated[list[OrderItem], msgspec.Meta(min_length=1, max_length=50)]
+    promo_code: PromoCode | None = None
+
+
+class OrderCreated(msgspec.Struct, frozen=True):
+    order_id: int
+    status: str
+    total: Money
+    url: str
+
+
+class OrderPath(msgspec.Struct, frozen=True):
+    order_id: PositiveId
+
+
+class StreamedEvent(msgspec.Struct, frozen=True):
+    """The `data` of one Server-Sent Event (`id` is publisher:seq, `event` the topic)."""
+
+    publisher: str
+    seq: int
+    topic: str
+    occurred_at: str
+    summary: str
+    payload: dict[str, Any]
+    trace: str | None = None

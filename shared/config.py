@@ -25,6 +25,7 @@ DEFAULT_PORTS: dict[str, int] = {
 # PUB ports of the services that publish events.
 EVENT_PORTS: dict[str, int] = {"inventory": 5652, "orders": 5656, "email": 5657, "sms": 5658}
 PAGE_SERVICES = ("product", "inventory", "pricing", "discount", "recommendation")
+ALL_SERVICES = tuple(DEFAULT_PORTS)
 
 
 class ConfigError(ValueError):
@@ -115,8 +116,11 @@ class GatewayConfig:
     port: int = 8080
     threads: int = 8
     page_deadline_ms: int = 300
+    order_deadline_ms: int = 3000
     endpoints: Mapping[str, str] = field(default_factory=dict)
+    events_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024
+    max_event_streams: int = 4  # each open /api/events stream holds a server thread
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -126,5 +130,8 @@ class GatewayConfig:
             port=_int(env, "GATEWAY_PORT", 8080, 0, 65535),
             threads=_int(env, "GATEWAY_THREADS", 8, 1, 256),
             page_deadline_ms=_int(env, "PAGE_DEADLINE_MS", 300, 10, 60_000),
+            order_deadline_ms=_int(env, "ORDER_DEADLINE_MS", 3000, 100, 60_000),
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
+            events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
+            max_event_streams=_int(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
         )

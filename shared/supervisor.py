@@ -37,18 +37,19 @@ class Child:
     name: str
     process: subprocess.Popen[str]
     endpoint: str = ""
-    _ready: queue.Queue[str] = field(default_factory=queue.Queue)
+    events_endpoint: str = ""
+    _ready: queue.Queue[dict[str, str]] = field(default_factory=queue.Queue)
 
     @property
     def running(self) -> bool:
         return self.process.poll() is None
 
 
-def _pump(stream: IO[str], ready: queue.Queue[str]) -> None:
+def _pump(stream: IO[str], ready: queue.Queue[dict[str, str]]) -> None:
     # Keep reading stdout so a chatty child never blocks on a full pipe.
     for line in stream:
         if line.startswith('{"event": "ready"'):
-            ready.put(json.loads(line)["endpoint"])
+            ready.put(json.loads(line))
 
 
 class ProcessGroup:
@@ -84,7 +85,9 @@ class ProcessGroup:
     def _wait_ready(self, child: Child, end: float, timeout: float) -> None:
         while time.monotonic() < end:
             try:
-                child.endpoint = child._ready.get(timeout=0.05)
+                line = child._ready.get(timeout=0.05)
+                child.endpoint = line["endpoint"]
+                child.events_endpoint = line.get("events_endpoint", "")
                 return
             except queue.Empty:
                 if child.process.poll() is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.config import DEFAULT_PORTS, EVENT_PORTS, PAGE_SERVICES
+from shared.config import ALL_SERVICES, DEFAULT_PORTS, EVENT_PORTS
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
 class Platform:
     """Real processes: the services asked for, and the gateway when `gateway=True`."""
 
-    def __init__(self, data_dir: Path, services: Iterable[str] = PAGE_SERVICES,
+    def __init__(self, data_dir: Path, services: Iterable[str] = ALL_SERVICES,
                  gateway: bool = True, **env: str) -> None:
         self.env = base_env(data_dir, **env)
         self.group = ProcessGroup()

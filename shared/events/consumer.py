@@ -65,20 +65,12 @@ class Consumer:
 
     def run(self, ctx: Any, sources: Mapping[str, Source], stopping: threading.Event) -> None:
         offsets = self.load_offsets(sorted(sources))
-        follower = Follower(ctx, sources, offsets, self.apply_live(offsets))
+        follower = Follower(ctx, sources, offsets, self.apply)
         try:
             while not stopping.is_set():
                 follower.step(500)
         finally:
             follower.close()
-
-    def apply_live(self, offsets: dict[str, int]) -> Callable[[str, Envelope], bool]:
-        def apply(publisher: str, event: Envelope) -> bool:
-            applied = self.apply(publisher, event)
-            if applied:
-                offsets[publisher] = event.seq
-            return applied
-        return apply
 
     def apply(self, publisher: str, event: Envelope) -> bool:
         """Apply one event exactly once; True if the offset moved past it."""

@@ -25,7 +25,7 @@ log = logging.getLogger("zeroshop.follow")
 _envelope = msgspec.json.Decoder(Envelope)
 _heartbeat = msgspec.json.Decoder(Heartbeat)
 
-# apply(publisher, envelope) -> True when applied (the offset moved), False to retry later.
+# apply(publisher, envelope) -> True when applied (the offset moves on), False to retry later.
 Apply = Callable[[str, Envelope], bool]
 
 
@@ -72,8 +72,14 @@ class Follower:
         if event.seq > expected or publisher in self.behind:
             self.behind.add(publisher)  # a gap: fetch brings the missing ones in order
             return
-        if not self._apply(publisher, event):
+        if not self._take(publisher, event):
             self.behind.add(publisher)
+
+    def _take(self, publisher: str, event: Envelope) -> bool:
+        if not self._apply(publisher, event):
+            return False
+        self.offsets[publisher] = event.seq
+        return True
 
     def catch_up(self, publisher: str) -> bool:
         """Fetch and apply until level with the publisher; False if it is away or a handler
@@ -90,7 +96,9 @@ class Follower:
                 return False
             self._away.discard(publisher)
             for event in batch.events:
-                if event.seq != self.offsets[publisher] + 1 or not self._apply(publisher, event):
+                if event.seq <= self.offsets[publisher]:
+                    continue  # applied live while this fetch was on its way
+                if event.seq != self.offsets[publisher] + 1 or not self._take(publisher, event):
                     return False
             if not batch.events or self.offsets[publisher] >= batch.last_seq:
                 return True

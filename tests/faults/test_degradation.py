@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.config import PAGE_SERVICES
+
 from ..support import Platform, wait_for
 
 DEADLINE_MS = 400
@@ -23,8 +25,8 @@ SECTION_OF = {"inventory": "inventory", "pricing": "price", "discount": "discoun
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(tmp_path, PAGE_DEADLINE_MS=str(DEADLINE_MS))
-    assert wait_for(lambda: running.get("/readyz")[0] == 200, what="readiness")
+    running = Platform(tmp_path, PAGE_SERVICES, PAGE_DEADLINE_MS=str(DEADLINE_MS))
+    wait_for(lambda: running.get("/api/products/1")[1]["degraded"] == [], what="a whole page")
     yield running
     running.close()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import PAGE_SERVICES
+from shared.config import ALL_SERVICES
 
 from ..support import Platform, base_env, wait_for
 
@@ -77,7 +77,7 @@ class TestUp:
     def test_up_prints_the_table_serves_and_stops_everything(self, up: RunningUp) -> None:
         up.read_until("ZeroShop is up")
         table = up.table()
-        assert set(table) == {*PAGE_SERVICES, "gateway"}
+        assert set(table) == {*ALL_SERVICES, "gateway"}
         url = table["gateway"][0]
         with urllib.request.urlopen(f"{url}/api/products/1", timeout=5) as resp:
             page = json.loads(resp.read())

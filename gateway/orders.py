@@ -1,0 +1,121 @@
+"""Order routes: place an order (priced here, committed by orders), read it back, list them.
+
+POST prices every item at once (product, pricing and discount in one fan-out), then asks
+orders to commit. An Idempotency-Key header makes a retried POST return the same order.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from shared.contracts.discount import DiscountList, GetDiscounts, discounted
+from shared.contracts.events import OrderLine
+from shared.contracts.orders import (
+    GetOrder,
+    ListOrders,
+    Order,
+    OrderAccepted,
+    OrderPage,
+    PlaceOrder,
+)
+from shared.contracts.pricing import GetPrices, PriceList
+from shared.contracts.product import GetProducts, ProductList
+from shared.messaging import Call, RpcError
+
+from .api import documented, json_response, parse, parse_body
+from .clients import rpc
+from .errors import RPC_STATUS, ApiError
+from .products import _required, _trace
+from .schemas import CreateOrder, Money, OrderCreated, OrderPath
+
+bp = Blueprint("orders", __name__, url_prefix="/api")
+
+
+def _price_lines(body: CreateOrder) -> tuple[list[OrderLine], str]:
+    ids = [item.product_id for item in body.items]
+    for index, item in enumerate(body.items):
+        if ids.index(item.product_id) != index:
+            raise ApiError(422, "validation_error", f"items[{index}].product_id {item.product_id}"
+                           f" appears twice; put the whole quantity on one line")
+    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    products, prices, discounts = rpc().gather([
+        Call("product", "get_many", GetProducts(ids=ids), ProductList),
+        Call("pricing", "get_many", GetPrices(product_ids=ids), PriceList),
+        Call("discount", "get_many", GetDiscounts(product_ids=ids, code=body.promo_code),
+             DiscountList),
+    ], deadline, _trace())
+    name_of = {p.id: p.name for p in _required(products, "product").items}
+    price_of = {p.product_id: p for p in _required(prices, "pricing").items}
+    promo_of = {d.product_id: d.promotion for d in _required(discounts, "discount").items}
+    lines = []
+    for index, item in enumerate(body.items):
+        if item.product_id not in name_of or item.product_id not in price_of:
+            raise ApiError(422, "validation_error",
+                           f"items[{index}].product_id {item.product_id} does not exist")
+        price, promotion = price_of[item.product_id], promo_of.get(item.product_id)
+        lines.append(OrderLine(product_id=item.product_id, name=name_of[item.product_id],
+                               quantity=item.quantity, unit_price=price.amount,
+                               final_unit_price=discounted(price.amount, promotion),
+                               promotion_id=promotion.id if promotion else None))
+    currencies = {price_of[i].currency for i in ids}
+    if len(currencies) != 1:
+        raise ApiError(422, "validation_error", "items are priced in different currencies")
+    return lines, currencies.pop()
+
+
+@bp.post("/orders")
+@documented("Place an order: 201 with the pending order; stock, email and SMS follow "
+            "asynchronously. Send an Idempotency-Key header to retry safely.",
+            OrderCreated, body=CreateOrder, errors=(400, 409, 422, 503))
+def place_order() -> Response:
+    body = parse_body(CreateOrder)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 100:
+        raise ApiError(400, "bad_request", "Idempotency-Key must be 1 to 100 characters")
+    lines, currency = _price_lines(body)
+    command = PlaceOrder(customer=body.customer, lines=lines, currency=currency,
+                         idempotency_key=key)
+    deadline = int(current_app.config["ZEROSHOP"].order_deadline_ms)
+    try:
+        accepted: OrderAccepted = rpc().call(
+            Call("orders", "place_order", command, OrderAccepted), deadline, _trace())
+    except RpcError as exc:
+        if exc.code == "conflict":
+            raise ApiError(409, "conflict", exc.message) from None
+        if exc.code in ("timeout", "unavailable"):
+            hint = " retry with the same Idempotency-Key" if key else ""
+            raise ApiError(503, "service_unavailable",
+                           f"the orders service did not confirm the order ({exc.code});{hint}"
+                           ) from None
+        raise
+    url = f"/api/orders/{accepted.order_id}"
+    response = json_response(OrderCreated(accepted.order_id, accepted.status,
+                                          Money(accepted.total, accepted.currency), url),
+                             201 if accepted.created else 200)
+    response.headers["Location"] = url
+    if not accepted.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/orders/<order_id>")
+@documented("One order: lines, totals, status and the timeline of every service's reaction.",
+            Order, path=OrderPath, errors=(400, 404, 503))
+def get_order(order_id: str) -> Response:
+    oid = parse("path", {"order_id": order_id}, OrderPath).order_id
+    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    outcome = rpc().gather([Call("orders", "get_order", GetOrder(order_id=oid), Order)],
+                           deadline, _trace())[0]
+    if outcome.error == "not_found":
+        raise ApiError(RPC_STATUS["not_found"], "not_found", f"order {oid} does not exist")
+    return json_response(_required(outcome, "orders"))
+
+
+@bp.get("/orders")
+@documented("Orders, newest first; filter by status.", OrderPage, query=ListOrders,
+            errors=(400, 503))
+def list_orders() -> Response:
+    query = parse("query", request.args, ListOrders)
+    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    return json_response(rpc().call(Call("orders", "list_orders", query, OrderPage), deadline,
+                                    _trace()))
