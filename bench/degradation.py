@@ -107,15 +107,23 @@ def _hung_row(label: str, pages: list[HungPage]) -> list[str]:
     return _summary_row(label, Summary.of([p.seconds for p in pages]), len(pages) - good)
 
 
+def _dropped_at(result: DegradationResult) -> float | None:
+    """Seconds after SIGSTOP of the first hung page that did not wait out the deadline."""
+    fast = [p.since_stop_s for p in result.hung if p.seconds * 1000 < result.deadline_ms / 2]
+    return min(fast) if fast else None
+
+
 def render(result: DegradationResult) -> str:
-    expiry_s = HEARTBEAT_TIMEOUT_MS / 1000
-    early = [p for p in result.hung if p.since_stop_s < expiry_s]
-    late = [p for p in result.hung if p.since_stop_s >= expiry_s]
+    dropped = _dropped_at(result)
+    split = math.inf if dropped is None else dropped
+    early = [p for p in result.hung if p.since_stop_s < split]
+    late = [p for p in result.hung if p.since_stop_s >= split]
     normal, after = result.normal, result.after
     rows = [
         _summary_row("normal (all services up)", normal, result.normal_errors),
-        _hung_row(f"hung, first {expiry_s:.0f} s after SIGSTOP", early),
-        _hung_row(f"hung, {expiry_s:.0f} s and later", late),
+        _hung_row("hung, until the first fast page" if late else "hung", early),
+        *([_hung_row(f"hung, from the first fast page ({split:.1f} s after SIGSTOP) on",
+                     late)] if late else []),
         _hung_row("hung, whole window", result.hung),
         _summary_row("after SIGCONT and recovery", after, result.after_errors),
     ]
@@ -130,32 +138,35 @@ def render(result: DegradationResult) -> str:
         f"{result.deadline_ms}; recommendation frozen with SIGSTOP for "
         f"{result.hung_seconds:g} s, then SIGCONT. Times per page in ms. \"As expected\" means 200 "
         f"with every section except recommendation (hung phases) or a complete page "
-        f"(normal phases). The gateway's ZMTP heartbeats (shared/messaging/sockets.py): "
+        f"(normal phases); a fast page is one under half the deadline. The gateway's ZMTP "
+        f"heartbeats (shared/messaging/sockets.py): "
         f"PING every {HEARTBEAT_IVL_MS} ms, a connection with no traffic for "
         f"{HEARTBEAT_TIMEOUT_MS} ms after a PING is dropped.",
         table(["phase", "pages", "median ms", "p95 ms", "as expected"], rows),
         "The hung window by seconds since SIGSTOP:",
         table(["since SIGSTOP", "pages", "median ms", "p95 ms", "as expected"], buckets),
-        _meaning(result, early, late),
+        _meaning(result, early, late, dropped),
     ])
 
 
-def _meaning(result: DegradationResult, early: list[HungPage], late: list[HungPage]) -> str:
+def _meaning(result: DegradationResult, early: list[HungPage], late: list[HungPage],
+             dropped: float | None) -> str:
     normal = result.normal.median_ms
     first = Summary.of([p.seconds for p in early]).median_ms
     text = (f"While the hung service still looked connected, the page waited for it until "
             f"the deadline: {fmt_ms(first)} ms at the median instead of {fmt_ms(normal)} ms "
             f"({fmt_ratio(first, normal)}), and still answered without recommendations.")
-    if late:
+    if dropped is None:
+        text += (f" No page got faster during the {result.hung_seconds:g} s window: the "
+                 f"heartbeat did not make the hung section fail faster.")
+    else:
         later = Summary.of([p.seconds for p in late]).median_ms
-        if later < result.deadline_ms / 2:
-            text += (f" Once the heartbeat had dropped the silent connection, the client had "
-                     f"nothing to send on and gave up after its {CONNECT_GRACE_S * 1000:.0f} ms "
-                     f"connect grace instead of the deadline: {fmt_ms(later)} ms per page, "
-                     f"recommendation still degraded.")
-        else:
-            text += (f" After {HEARTBEAT_TIMEOUT_MS / 1000:.0f} s the page still took "
-                     f"{fmt_ms(later)} ms: the heartbeat did not make it fail faster.")
+        text += (f" From {dropped:.1f} s after SIGSTOP on (the heartbeat had dropped the "
+                 f"silent connection: PING every {HEARTBEAT_IVL_MS / 1000:g} s, "
+                 f"{HEARTBEAT_TIMEOUT_MS / 1000:g} s timeout), the client had no connection to "
+                 f"send on and gave up after its {CONNECT_GRACE_S * 1000:.0f} ms connect grace "
+                 f"instead of the deadline: {fmt_ms(later)} ms per page at the median, "
+                 f"recommendation still degraded.")
     if math.isnan(result.recovery_s):
         text += f" Complete pages did not come back within {RECOVERY_LIMIT_S:.0f} s of SIGCONT."
     else:

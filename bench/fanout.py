@@ -23,7 +23,7 @@ from shared.config import PAGE_SERVICES
 from tests.support import Platform, wait_for
 
 from . import degradation, gateway_http, rpc_fanout
-from .common import OtherLoad, load_average, machine_facts, progress, table
+from .common import HttpSession, OtherLoad, load_average, machine_facts, progress, table
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
 DEFAULTS = {"rounds": 600, "warmup": 50, "requests": 300, "degraded_requests": 50,
@@ -60,6 +60,17 @@ def _command(argv: list[str]) -> str:
     return f"`.venv/bin/python -m bench.fanout {' '.join(argv)}`"
 
 
+def _wait_for_complete_page(url: str, timeout: float = 30.0) -> None:
+    """Ready for the benchmark: a product page with every section (not /readyz, which may
+    also ask services this benchmark does not start)."""
+    session = HttpSession(url)
+    try:
+        wait_for(lambda: session.page_ok(1), timeout=timeout, interval=0.1,
+                 what="a complete product page")
+    finally:
+        session.close()
+
+
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the finally blocks run
 
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             shop = Platform(Path(data), services=PAGE_SERVICES, gateway=True,
                             PAGE_DEADLINE_MS=str(args.deadline_ms))
             try:
-                wait_for(lambda: shop.get("/readyz")[0] == 200, timeout=30, what="readiness")
+                _wait_for_complete_page(shop.url)
                 pids = {name: shop.pid(name) for name in PAGE_SERVICES}
                 progress(f"1/3 fan-out: {args.rounds} rounds x 3 variants")
                 fanout = rpc_fanout.run(shop.endpoints, pids, args.rounds, args.warmup)

@@ -197,5 +197,14 @@ def _meaning(one: dict[str, Measured], four: dict[str, Measured]) -> str:
         f"Four concurrent clients moved the page from {one[PAGE].per_second:.0f} to "
         f"{four[PAGE].per_second:.0f} pages/s ({scaling:.2f}x) while its median latency went "
         f"from {fmt_ms(page.median_ms)} to {fmt_ms(four[PAGE].summary.median_ms)} ms, "
-        f"{concurrency}."
+        f"{concurrency}.{_direct_note(one[DIRECT], four[DIRECT])}"
     )
+
+
+def _direct_note(one: Measured, four: Measured) -> str:
+    if four.per_second >= one.per_second * 1.1:
+        return ""
+    return (f" Four threads making the five calls directly from one process were not "
+            f"meaningfully faster than one ({four.per_second:.0f} vs {one.per_second:.0f} "
+            f"pages/s): besides the shared CPUs, that client's threads share one Python "
+            f"interpreter lock.")

@@ -32,7 +32,7 @@ class ConfigError(ValueError):
     """An environment variable holds a value the platform cannot use."""
 
 
-def _int(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
     raw = environ.get(key)
     if raw is None or raw == "":
         return default
@@ -79,6 +79,7 @@ class ServiceConfig:
     events_endpoints: Mapping[str, str] = field(default_factory=dict)  # PUB, of publishers
     max_attempts: int = 3  # handler failures before an event becomes a dead letter
     heartbeat_ms: int = 1000
+    retry_base_ms: int = 500  # a failed event is retried after 0.5 s, 1 s, 2 s ... (max 30 s)
     crash_after_commit: bool = False  # fault injection for tests; never set in production
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
@@ -100,8 +101,9 @@ class ServiceConfig:
             events_bind=events_bind,
             endpoints={n: endpoint_for(n, env) for n in DEFAULT_PORTS},
             events_endpoints={n: events_endpoint_for(n, env) for n in EVENT_PORTS},
-            max_attempts=_int(env, "ZEROSHOP_MAX_ATTEMPTS", 3, 1, 100),
-            heartbeat_ms=_int(env, "ZEROSHOP_HEARTBEAT_MS", 1000, 10, 60_000),
+            max_attempts=int_setting(env, "ZEROSHOP_MAX_ATTEMPTS", 3, 1, 100),
+            heartbeat_ms=int_setting(env, "ZEROSHOP_HEARTBEAT_MS", 1000, 10, 60_000),
+            retry_base_ms=int_setting(env, "ZEROSHOP_RETRY_BASE_MS", 500, 1, 60_000),
             crash_after_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_AFTER_COMMIT"),
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
@@ -127,11 +129,11 @@ class GatewayConfig:
         env = os.environ if environ is None else environ
         return cls(
             host=env.get("GATEWAY_HOST", "127.0.0.1"),
-            port=_int(env, "GATEWAY_PORT", 8080, 0, 65535),
-            threads=_int(env, "GATEWAY_THREADS", 8, 1, 256),
-            page_deadline_ms=_int(env, "PAGE_DEADLINE_MS", 300, 10, 60_000),
-            order_deadline_ms=_int(env, "ORDER_DEADLINE_MS", 3000, 100, 60_000),
+            port=int_setting(env, "GATEWAY_PORT", 8080, 0, 65535),
+            threads=int_setting(env, "GATEWAY_THREADS", 8, 1, 256),
+            page_deadline_ms=int_setting(env, "PAGE_DEADLINE_MS", 300, 10, 60_000),
+            order_deadline_ms=int_setting(env, "ORDER_DEADLINE_MS", 3000, 100, 60_000),
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
-            max_event_streams=_int(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
         )

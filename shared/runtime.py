@@ -204,7 +204,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         service._on_emit = _emit_hook(config, relay)
         if contract.consumes:
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
-                                service._on_emit, config.max_attempts)
+                                service._on_emit, config.max_attempts,
+                                config.retry_base_ms / 1000)
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import Session
 
+from shared.config import ALL_SERVICES
 from shared.db import make_engine
 
 from .support import Platform
@@ -75,3 +77,41 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     running = Platform(tmp_path_factory.mktemp("platform"))
     yield running
     running.close()
+
+
+@contextmanager
+def _backend(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Environment for a Platform on SQLite (the default) or with one fresh PostgreSQL
+    database per service."""
+    if kind == "sqlite":
+        yield {}
+        return
+    base = str(request.getfixturevalue("postgres_url"))
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    prefix = base.rsplit("/", 1)[-1] + "_" + uuid.uuid4().hex[:6]
+    names = {service: f"{prefix}_{service}" for service in ALL_SERVICES}
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    root = base.rsplit("/", 1)[0]
+    try:
+        yield {f"{s.upper()}_DATABASE_URL": f"{root}/{name}" for s, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Run the test twice: services on SQLite, then on PostgreSQL (fresh databases)."""
+    with _backend(request.param, request) as env:
+        yield env
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """Like backend_env, shared by the tests of one module."""
+    with _backend(request.param, request) as env:
+        yield env

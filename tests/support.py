@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.config import ALL_SERVICES, DEFAULT_PORTS, EVENT_PORTS
+from shared.messaging import Call, RpcClient, RpcError, new_context
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
@@ -49,6 +50,8 @@ class Platform:
                  gateway: bool = True, **env: str) -> None:
         self.env = base_env(data_dir, **env)
         self.group = ProcessGroup()
+        self._client: RpcClient | None = None
+        self._ctx: Any = None
         self.endpoints: dict[str, str] = {}
         try:
             started = self.group.start_all([(n, f"services.{n}") for n in services], self.env)
@@ -59,10 +62,11 @@ class Platform:
             self.close()
             raise
 
-    def start(self, name: str) -> str:
-        """(Re)start one service; later starts bind the same port again."""
-        self.endpoints[name] = self.group.start(name, f"services.{name}", self.env).endpoint
-        return self.endpoints[name]
+    def start(self, name: str, **env: str) -> str:
+        """(Re)start one service, with extra `env` if given; it binds the same ports again."""
+        child = self.group.start(name, f"services.{name}", {**self.env, **env})
+        self.endpoints[name] = child.endpoint
+        return child.endpoint
 
     def stop(self, name: str, sig: int) -> int | None:
         """Send `sig` and wait for the process to exit; returns its exit code."""
@@ -83,7 +87,43 @@ class Platform:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None,
+             timeout: float = 10.0) -> tuple[int, Any, dict[str, str]]:
+        """POST JSON to the gateway: (status, decoded body, response headers)."""
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read()), dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read()), dict(exc.headers)
+
+    def call(self, service: str, method: str, params: Any | None = None,
+             timeout_ms: int = 5000) -> Any:
+        """Call a service over its real socket; returns the decoded result (raises RpcError)."""
+        if self._client is None:
+            self._ctx = new_context()
+            self._client = RpcClient(self._ctx, self.env_endpoints())
+        # A restarted service takes a moment to be reconnected (zmq backs off up to 1 s).
+        end = time.monotonic() + timeout_ms / 1000
+        while True:
+            remaining = max(1, int((end - time.monotonic()) * 1000))
+            try:
+                return self._client.call(Call(service, method, params or {}, Any), remaining)
+            except RpcError as exc:
+                if exc.code != "unavailable" or time.monotonic() >= end:
+                    raise
+                time.sleep(0.02)
+
+    def env_endpoints(self) -> dict[str, str]:
+        return {name: self.env[f"{name.upper()}_ENDPOINT"] for name in DEFAULT_PORTS}
+
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._ctx.term()
+            self._client = None
         self.group.stop_all()
 
 

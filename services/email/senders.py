@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from shared.config import ServiceConfig
+from shared.config import ServiceConfig, int_setting
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,6 @@ def sender_from_config(config: ServiceConfig) -> EmailSender:
         return RecordingSender(config.data_dir / "email-outbox.log")
     if kind == "smtp":
         return SmtpSender(settings.get("EMAIL_SMTP_HOST", "127.0.0.1"),
-                          int(settings.get("EMAIL_SMTP_PORT", "25")),
+                          int_setting(settings, "EMAIL_SMTP_PORT", 25, 1, 65535),
                           settings.get("EMAIL_FROM", "shop@zeroshop.example"))
     raise ValueError(f"EMAIL_SENDER must be 'record' or 'smtp', got {kind!r}")

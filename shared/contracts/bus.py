@@ -62,6 +62,7 @@ class DeadLetter(Record):
     id: int
     publisher: str
     seq: int
+    event_id: str
     topic: str
     attempts: int
     error: str

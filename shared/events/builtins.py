@@ -44,7 +44,8 @@ def publisher_handlers(relay: Relay) -> dict[str, Callable[[Any, Session], Any]]
 
 
 def _dead_letter(row: DeadLetterRow) -> DeadLetter:
-    return DeadLetter(id=row.id, publisher=row.publisher, seq=row.seq, topic=row.topic,
+    return DeadLetter(id=row.id, publisher=row.publisher, seq=row.seq, event_id=row.event_id,
+                      topic=row.topic,
                       attempts=row.attempts, error=row.error, failed_at=row.failed_at,
                       replayed_at=row.replayed_at)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,12 +49,15 @@ class StaleOffset(Exception):
 class Consumer:
     def __init__(self, sessions: sessionmaker[Session], subscriptions: Mapping[str, Subscription],
                  publishes: tuple[str, ...], on_emit: Callable[[], None],
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, retry_base_s: float = 0.5) -> None:
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._publishes = publishes
         self._on_emit = on_emit
         self.max_attempts = max_attempts
+        self._retry_base_s = retry_base_s
+        # When a failed event may be tried again: a brief outage should not kill it.
+        self._retry_at: dict[tuple[str, int], float] = {}
 
     def load_offsets(self, publishers: list[str]) -> dict[str, int]:
         with unit_of_work(self._sessions) as db:
@@ -74,6 +78,8 @@ class Consumer:
 
     def apply(self, publisher: str, event: Envelope) -> bool:
         """Apply one event exactly once; True if the offset moved past it."""
+        if time.monotonic() < self._retry_at.get((publisher, event.seq), 0.0):
+            return False  # backing off; the events behind it wait (order is kept)
         try:
             with unit_of_work(self._sessions) as db:
                 self._run_handler(event, db)
@@ -109,6 +115,8 @@ class Consumer:
             failure.last_error = error
             attempts = failure.attempts
             if attempts < self.max_attempts:
+                delay = min(self._retry_base_s * 2 ** (attempts - 1), 30.0)
+                self._retry_at[(publisher, event.seq)] = time.monotonic() + delay
                 log.warning("%s #%d (%s) failed, attempt %d of %d: %s", publisher, event.seq,
                             event.topic, attempts, self.max_attempts, error)
                 return False
@@ -119,6 +127,7 @@ class Consumer:
                 occurred_at=event.occurred_at, trace=event.trace, attempts=attempts,
                 error=error, failed_at=now_iso()))
             _advance(db, publisher, event.seq)
+        self._retry_at.pop((publisher, event.seq), None)
         log.error("%s #%d (%s) moved to dead letters after %d attempts: %s", publisher,
                   event.seq, event.topic, attempts, error)
         return True

@@ -4,14 +4,17 @@
   JSON schema (strict: unknown fields fail) and the platform's own invariants.
 - Compose: docker-compose.yml passes the Compose specification's JSON schema (the copy
   vendored by check-jsonschema) and agrees with the runtime contract (ports, endpoints,
-  one image, one database per service).
+  events, one image, one database per service).
 - The Dockerfile and .dockerignore keep what `pip install .` needs.
 
+Ports come from shared.config and who publishes and consumes what from shared.contracts,
+so a new service or subscription that the deployment files miss fails here.
 Missing tools skip these tests on a laptop but fail them under CI=true.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -25,7 +28,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from shared.config import DEFAULT_PORTS, PAGE_SERVICES
+from shared.config import DEFAULT_PORTS, EVENT_PORTS
+from shared.contracts import SERVICES as CONTRACTS
+from shared.contracts import TOPICS
 
 ROOT = Path(__file__).resolve().parents[2]
 KUSTOMIZE_ROOT = ROOT / "deploy" / "kubernetes"
@@ -33,10 +38,36 @@ OVERLAYS = ("dev", "prod")
 # The oldest Kubernetes release we support and the newest that kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30", "latest")
 IMAGE = "zeroshop:latest"
-# The services deployed today (orders, email and sms join later); the gateway runs beside them.
-DEPLOYED = (*PAGE_SERVICES, "gateway")
-# Objects whose name is the service's own word (STYLE.md, 1).
-PER_SERVICE_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler")
+SERVICES = tuple(DEFAULT_PORTS)
+# Every service; the gateway runs beside them.
+DEPLOYED = (*SERVICES, "gateway")
+# Services that publish or consume events have one writer each: exactly one replica, no
+# HPA, strategy Recreate. The rest (stateless readers, the gateway) scale with an HPA.
+SINGLE_REPLICA = tuple(s for s, c in CONTRACTS.items() if c.publishes or c.consumes)
+SCALED = tuple(s for s in DEPLOYED if s not in SINGLE_REPLICA)
+# Services that write files under ZEROSHOP_DATA_DIR even with a PostgreSQL database:
+# the `record` senders' logs (services/<name>/senders.py).
+WRITES_DATA_DIR = ("email", "sms")
+DATABASE_HOST = "postgres"
+
+
+def publishers_used_by(name: str) -> set[str]:
+    """The publishers whose events `name` consumes (the gateway streams every one's)."""
+    if name == "gateway":
+        return set(EVENT_PORTS)
+    return {p for topic in CONTRACTS[name].consumes for p in TOPICS[topic].publishers}
+
+
+def source_keys(publisher: str) -> tuple[str, str]:
+    """A consumer subscribes to the events endpoint and fetches missed events over RPC."""
+    return f"{publisher.upper()}_ENDPOINT", f"{publisher.upper()}_EVENTS_ENDPOINT"
+
+
+def image_data_dir() -> str:
+    """ZEROSHOP_DATA_DIR as the Dockerfile sets it."""
+    match = re.search(r"\bZEROSHOP_DATA_DIR=(\S+)", (ROOT / "deploy" / "Dockerfile").read_text())
+    assert match, "deploy/Dockerfile sets no ZEROSHOP_DATA_DIR"
+    return match.group(1)
 
 
 def require(available: bool, what: str, install: str) -> None:
@@ -56,9 +87,23 @@ def tcp_port(address: str) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
+def endpoint_target(key: str) -> tuple[str, dict[str, int]]:
+    """`ORDERS_EVENTS_ENDPOINT` -> ("orders", EVENT_PORTS);
+    `ORDERS_ENDPOINT` -> ("orders", DEFAULT_PORTS)."""
+    if key.endswith("_EVENTS_ENDPOINT"):
+        return key.removesuffix("_EVENTS_ENDPOINT").lower(), EVENT_PORTS
+    return key.removesuffix("_ENDPOINT").lower(), DEFAULT_PORTS
+
+
 def created_databases(init_sql: Path) -> set[str]:
     return set(re.findall(r"^\s*CREATE DATABASE\s+(\w+)\s*;", init_sql.read_text(),
                           re.IGNORECASE | re.MULTILINE))
+
+
+def test_the_event_ports_are_those_of_the_publishers():
+    """The deployment invariants below read EVENT_PORTS; it must match the contracts."""
+    assert set(EVENT_PORTS) == {s for s, c in CONTRACTS.items() if c.publishes}
+    assert set(CONTRACTS) == set(DEFAULT_PORTS)
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -90,6 +135,44 @@ def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
+def container_of(deployment: dict[str, Any]) -> dict[str, Any]:
+    (c,) = deployment["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def config_map(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    configs = [o for o in objects if o["kind"] == "ConfigMap"
+               and o["metadata"]["name"].startswith("zeroshop-config")]
+    assert len(configs) == 1, "expected one zeroshop-config ConfigMap"
+    return configs[0]
+
+
+def secret_value(secret: dict[str, Any], key: str) -> str:
+    raw = secret.get("stringData", {}).get(key)
+    return raw if raw is not None else base64.b64decode(secret["data"][key]).decode()
+
+
+def selects(selector: dict[str, str], deployment: dict[str, Any]) -> bool:
+    return selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def check_service_port(objects: list[dict[str, Any]], host: str, port: int, name: str) -> None:
+    """Service `host` exposes `port`, and its selector and targetPort reach the container
+    port the pod binds (named `name`)."""
+    services = of_kind(objects, "Service")
+    deployments = of_kind(objects, "Deployment")
+    assert host in services, f"no Service named {host}"
+    matching = [p for p in services[host]["spec"]["ports"] if p["port"] == port]
+    assert matching, f"Service {host} does not expose port {port}"
+    (svc_port,) = matching
+    assert svc_port.get("name") == name, f"Service {host} port {port} should be named {name}"
+    named = {p.get("name"): p["containerPort"] for p in container_of(deployments[host])["ports"]}
+    target = svc_port.get("targetPort", port)
+    assert named.get(target, target) == port, f"Service {host} port {port} targets {target}"
+    assert selects(services[host]["spec"]["selector"], deployments[host]), \
+        f"Service {host} selects no pod"
+
+
 class TestKubernetesManifests:
     @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
     def test_every_object_passes_the_kubernetes_schema_strictly(self, overlay, version):
@@ -118,16 +201,42 @@ class TestKubernetesManifests:
         assert not outside, f"overlays/{name}: not in namespace zeroshop: {outside}"
         assert "zeroshop" in of_kind(objects, "Namespace")
 
-    def test_each_service_has_its_deployment_service_and_hpa_under_its_own_name(self, overlay):
+    def test_each_service_has_its_deployment_and_service_under_its_own_name(self, overlay):
         name, objects = overlay
-        for kind in PER_SERVICE_KINDS:
+        for kind in ("Deployment", "Service"):
             missing = set(DEPLOYED) - set(of_kind(objects, kind))
             assert not missing, f"overlays/{name}: no {kind} named {sorted(missing)}"
-        for hpa in of_kind(objects, "HorizontalPodAutoscaler").values():
+
+    def test_the_gateway_and_the_stateless_readers_scale_with_an_hpa(self, overlay):
+        name, objects = overlay
+        hpas = of_kind(objects, "HorizontalPodAutoscaler")
+        deployments = of_kind(objects, "Deployment")
+        assert set(hpas) == set(SCALED), f"overlays/{name}: HPAs {sorted(hpas)}"
+        for hpa in hpas.values():
             target = hpa["spec"]["scaleTargetRef"]
-            assert target["kind"] == "Deployment"
-            assert target["name"] in of_kind(objects, "Deployment"), hpa["metadata"]["name"]
+            assert target == {"apiVersion": "apps/v1", "kind": "Deployment",
+                              "name": hpa["metadata"]["name"]}, hpa["metadata"]["name"]
             assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+            # A fixed count would reset the HPA's on every apply.
+            assert "replicas" not in deployments[target["name"]]["spec"], target["name"]
+
+    def test_the_single_writers_run_one_replica_never_two_at_once(self, overlay):
+        name, objects = overlay
+        deployments = of_kind(objects, "Deployment")
+        scaled = {h["spec"]["scaleTargetRef"]["name"]
+                  for h in of_kind(objects, "HorizontalPodAutoscaler").values()}
+        for service in SINGLE_REPLICA:
+            spec = deployments[service]["spec"]
+            assert spec.get("replicas") == 1, f"overlays/{name}: {service} replicas"
+            assert spec.get("strategy", {}).get("type") == "Recreate", \
+                f"overlays/{name}: {service} must use strategy Recreate"
+            assert service not in scaled, f"overlays/{name}: {service} has an HPA"
+            # minAvailable 1 on a single replica would block every node drain.
+            blocking = [p["metadata"]["name"] for p in of_kind(objects, "PodDisruptionBudget")
+                        .values() if selects(p["spec"]["selector"]["matchLabels"],
+                                             deployments[service])]
+            assert not blocking, f"overlays/{name}: PodDisruptionBudget {blocking} " \
+                                 f"on single-replica {service}"
 
     def test_every_workload_has_probes_resources_and_runs_as_non_root(self, overlay):
         name, objects = overlay
@@ -152,90 +261,108 @@ class TestKubernetesManifests:
                     problems.append(f"{where} container {c['name']}: allowPrivilegeEscalation")
         assert not problems, f"overlays/{name}:\n" + "\n".join(problems)
 
-    def test_each_service_runs_its_module_binds_its_port_and_is_probed_there(self, overlay):
+    def test_each_service_runs_its_module_binds_its_ports_and_is_probed_there(self, overlay):
         name, objects = overlay
         deployments = of_kind(objects, "Deployment")
-        for service in PAGE_SERVICES:
-            (c,) = deployments[service]["spec"]["template"]["spec"]["containers"]
+        for service in SERVICES:
+            c = container_of(deployments[service])
             port = DEFAULT_PORTS[service]
             assert c["name"] == service
             assert c["command"] == ["python", "-m", f"services.{service}"], service
-            assert [p["containerPort"] for p in c["ports"]] == [port], service
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            expected = {"rpc": port} | ({"events": EVENT_PORTS[service]}
+                                       if service in EVENT_PORTS else {})
+            assert ports == expected, f"{service}: container ports {ports}"
             env = env_of(c)
             bind = env[f"{service.upper()}_BIND"]["value"]
-            assert tcp_port(bind)[1] == port, f"{service}: binds {bind}, expected port {port}"
+            assert tcp_port(bind) == ("0.0.0.0", port), f"{service}: binds {bind}"
+            if service in EVENT_PORTS:
+                events = env.get(f"{service.upper()}_EVENTS_BIND", {}).get("value", "")
+                assert tcp_port(events) == ("0.0.0.0", EVENT_PORTS[service]), \
+                    f"{service}: {service.upper()}_EVENTS_BIND={events!r}"
             ping = ["zeroshop", "ping", service, "--endpoint", f"tcp://127.0.0.1:{port}"]
             for probe in ("readinessProbe", "livenessProbe"):
                 assert c[probe]["exec"]["command"] == ping, f"{service} {probe}"
-        (gw,) = deployments["gateway"]["spec"]["template"]["spec"]["containers"]
+        gw = container_of(deployments["gateway"])
         assert gw["command"] == ["python", "-m", "gateway"]
         assert env_of(gw)["GATEWAY_HOST"]["value"] == "0.0.0.0"
         assert gw["readinessProbe"]["httpGet"]["path"] in ("/healthz", "/readyz")
 
     def test_every_endpoint_in_the_config_map_has_a_service_with_that_port(self, overlay):
         name, objects = overlay
-        configs = [o for o in objects if o["kind"] == "ConfigMap"
-                   and o["metadata"]["name"].startswith("zeroshop-config")]
-        assert len(configs) == 1, f"overlays/{name}: expected one zeroshop-config ConfigMap"
-        data = configs[0]["data"]
+        data = config_map(objects)["data"]
         endpoints = {k: v for k, v in data.items() if k.endswith("_ENDPOINT")}
-        assert {f"{s.upper()}_ENDPOINT" for s in PAGE_SERVICES} <= set(endpoints)
-        services = of_kind(objects, "Service")
-        deployments = of_kind(objects, "Deployment")
+        expected = {f"{s.upper()}_ENDPOINT" for s in SERVICES} | {
+            f"{p.upper()}_EVENTS_ENDPOINT" for p in EVENT_PORTS}
+        assert set(endpoints) == expected, f"overlays/{name}: ConfigMap endpoints"
         for key, address in endpoints.items():
-            host, port = tcp_port(address)
-            assert host == key.removesuffix("_ENDPOINT").lower(), f"{key}={address}"
-            assert port == DEFAULT_PORTS[host], f"{key}={address}: {host} listens on "\
-                                                f"{DEFAULT_PORTS[host]}"
-            assert host in services, f"{key}={address}: no Service named {host}"
-            (svc_port,) = [p for p in services[host]["spec"]["ports"] if p["port"] == port] or [
-                pytest.fail(f"Service {host} does not expose port {port}")]
-            # The Service's targetPort must reach the container port the service binds.
-            (c,) = deployments[host]["spec"]["template"]["spec"]["containers"]
-            named = {p.get("name"): p["containerPort"] for p in c["ports"]}
-            target = svc_port.get("targetPort", port)
-            assert named.get(target, target) == port, f"Service {host} targets {target}"
-            pod_labels = deployments[host]["spec"]["template"]["metadata"]["labels"]
-            selector = services[host]["spec"]["selector"]
-            assert selector.items() <= pod_labels.items(), f"Service {host} selects no pod"
+            host, ports = endpoint_target(key)
+            assert tcp_port(address) == (host, ports[host]), f"{key}={address}"
+            check_service_port(objects, host, ports[host],
+                               "events" if ports is EVENT_PORTS else "rpc")
 
-    def test_every_pod_reads_the_config_map(self, overlay):
+    def test_every_events_publisher_exposes_its_events_port(self, overlay):
+        _, objects = overlay
+        for publisher, port in EVENT_PORTS.items():
+            check_service_port(objects, publisher, port, "events")
+
+    def test_every_pod_reads_the_config_map_with_the_endpoints_it_needs(self, overlay):
         name, objects = overlay
-        config = next(o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"
-                      and o["metadata"]["name"].startswith("zeroshop-config"))
+        config = config_map(objects)
         for dep_name, dep in of_kind(objects, "Deployment").items():
-            (c,) = dep["spec"]["template"]["spec"]["containers"]
-            refs = [e["configMapRef"]["name"] for e in c.get("envFrom", [])]
-            assert config in refs, f"overlays/{name}: {dep_name} does not read {config}"
+            c = container_of(dep)
+            refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+            assert config["metadata"]["name"] in refs, f"overlays/{name}: {dep_name} ConfigMap"
+            if dep_name not in DEPLOYED:
+                continue
+            seen = config["data"].keys() | env_of(c).keys()
+            for publisher in publishers_used_by(dep_name):
+                for key in source_keys(publisher):
+                    assert key in seen, f"overlays/{name}: {dep_name} has no {key}"
 
-    def test_database_urls_come_from_the_secret(self, overlay):
+    def test_database_urls_come_from_the_secret_and_init_sql_creates_them(self, overlay):
         name, objects = overlay
         secrets = of_kind(objects, "Secret")
-        for service in PAGE_SERVICES:
-            dep = of_kind(objects, "Deployment")[service]
-            (c,) = dep["spec"]["template"]["spec"]["containers"]
+        databases = created_databases(KUSTOMIZE_ROOT / "components" / "postgres" / "init.sql")
+        for service in SERVICES:
+            c = container_of(of_kind(objects, "Deployment")[service])
             key = f"{service.upper()}_DATABASE_URL"
             ref = env_of(c)[key]["valueFrom"]["secretKeyRef"]
             assert ref == {"name": "zeroshop-db", "key": key}, f"{service}: {ref}"
             if "zeroshop-db" in secrets:  # dev: in-cluster PostgreSQL made by the overlay
-                secret = secrets["zeroshop-db"]
-                raw = secret.get("stringData", {}).get(key)
-                if raw is None:
-                    import base64
-
-                    raw = base64.b64decode(secret["data"][key]).decode()
+                raw = secret_value(secrets["zeroshop-db"], key)
                 url = urlsplit(raw)
                 assert url.scheme == "postgresql+psycopg", raw
+                assert url.hostname == DATABASE_HOST, raw
                 assert url.hostname in of_kind(objects, "Service"), f"{raw}: no such Service"
+                assert url.path.lstrip("/") == service, f"{service} must use its own database"
+                assert service in databases, f"init.sql does not create {service}"
         if name == "prod":
             assert "zeroshop-db" not in secrets, "prod expects the Secret made out of band"
             assert "postgres" not in of_kind(objects, "StatefulSet")
+
+    def test_services_that_write_under_the_data_dir_have_a_writable_volume_there(self, overlay):
+        name, objects = overlay
+        deployments = of_kind(objects, "Deployment")
+        for service in WRITES_DATA_DIR:
+            pod = deployments[service]["spec"]["template"]["spec"]
+            c = container_of(deployments[service])
+            data_dir = env_of(c).get("ZEROSHOP_DATA_DIR", {}).get("value", image_data_dir())
+            if c.get("securityContext", {}).get("readOnlyRootFilesystem") is not True:
+                continue
+            mounts = [m for m in c.get("volumeMounts", []) if m["mountPath"] == data_dir]
+            assert mounts, f"overlays/{name}: {service} writes under {data_dir}, which is on " \
+                           "the read-only root file system"
+            (mount,) = mounts
+            assert not mount.get("readOnly"), f"overlays/{name}: {service} data dir is read-only"
+            volume = {v["name"]: v for v in pod["volumes"]}[mount["name"]]
+            assert {"emptyDir", "persistentVolumeClaim"} & volume.keys(), volume
 
     def test_the_postgres_init_scripts_agree(self):
         compose_copy = created_databases(ROOT / "deploy" / "postgres" / "init.sql")
         k8s_copy = created_databases(KUSTOMIZE_ROOT / "components" / "postgres" / "init.sql")
         assert compose_copy == k8s_copy
-        assert set(PAGE_SERVICES) <= compose_copy
+        assert set(SERVICES) <= compose_copy, sorted(set(SERVICES) - compose_copy)
 
 
 # --------------------------------------------------------------------------- Compose
@@ -285,7 +412,7 @@ class TestComposeFile:
 
     def test_the_platform_services_are_all_there_under_their_own_names(self, compose):
         assert set(platform_services(compose)) == set(DEPLOYED)
-        for name in PAGE_SERVICES:
+        for name in SERVICES:
             service = compose["services"][name]
             assert service["command"] == ["python", "-m", f"services.{name}"], name
         assert compose["services"]["gateway"]["command"] == ["python", "-m", "gateway"]
@@ -299,41 +426,79 @@ class TestComposeFile:
         build = json.loads(build)
         assert (ROOT / build["context"] / build["dockerfile"]).is_file(), build
 
+    def test_every_service_binds_and_exposes_its_ports(self, compose):
+        for name in SERVICES:
+            service = compose["services"][name]
+            env = environment(service)
+            exposed = set(map(str, service.get("expose", [])))
+            bind = env.get(f"{name.upper()}_BIND", "")
+            assert tcp_port(bind) == ("0.0.0.0", DEFAULT_PORTS[name]), f"{name}: binds {bind!r}"
+            assert str(DEFAULT_PORTS[name]) in exposed, f"{name} does not expose its RPC port"
+            if name in EVENT_PORTS:
+                events = env.get(f"{name.upper()}_EVENTS_BIND", "")
+                assert tcp_port(events) == ("0.0.0.0", EVENT_PORTS[name]), \
+                    f"{name}: {name.upper()}_EVENTS_BIND={events!r}"
+                assert str(EVENT_PORTS[name]) in exposed, f"{name} does not expose its events"
+
     def test_every_endpoint_points_at_a_compose_service_and_its_port(self, compose):
         services = compose["services"]
         for name, service in platform_services(compose).items():
             for key, address in environment(service).items():
                 if not key.endswith("_ENDPOINT"):
                     continue
-                host, port = tcp_port(address)
+                host, ports = endpoint_target(key)
                 assert host in services, f"{name}: {key}={address}: no compose service {host}"
-                assert port == DEFAULT_PORTS[host], f"{name}: {key}={address}"
-                bind = environment(services[host]).get(f"{host.upper()}_BIND")
-                assert bind and tcp_port(bind)[1] == port, f"{host} binds {bind}, not {port}"
-                assert str(port) in map(str, services[host].get("expose", [])), host
+                assert tcp_port(address) == (host, ports[host]), f"{name}: {key}={address}"
+                bind_key = f"{host.upper()}_EVENTS_BIND" if ports is EVENT_PORTS \
+                    else f"{host.upper()}_BIND"
+                bind = environment(services[host]).get(bind_key)
+                assert bind and tcp_port(bind)[1] == ports[host], f"{host}: {bind_key}={bind}"
+                assert str(ports[host]) in map(str, services[host].get("expose", [])), host
+
+    def test_every_consumer_and_the_gateway_know_the_publishers_they_use(self, compose):
         gateway = environment(compose["services"]["gateway"])
-        for service in PAGE_SERVICES:
+        for service in SERVICES:
             assert f"{service.upper()}_ENDPOINT" in gateway, f"gateway has no {service} endpoint"
+        for name in DEPLOYED:
+            env = environment(compose["services"][name])
+            for publisher in publishers_used_by(name):
+                for key in source_keys(publisher):
+                    assert key in env, f"{name} consumes {publisher}'s events but has no {key}"
 
     def test_every_database_url_names_a_database_init_sql_creates(self, compose):
         databases = created_databases(ROOT / "deploy" / "postgres" / "init.sql")
         mounted = [v for v in compose["services"]["postgres"]["volumes"]
                    if isinstance(v, str) and v.startswith("./deploy/postgres/init.sql:")]
         assert mounted and "/docker-entrypoint-initdb.d/" in mounted[0]
-        for name in PAGE_SERVICES:
+        for service in platform_services(compose).values():
+            for key, value in environment(service).items():
+                if key.endswith("_DATABASE_URL"):
+                    url = urlsplit(value)
+                    assert url.path.lstrip("/") in databases, f"init.sql does not create {value}"
+        for name in SERVICES:
             service = compose["services"][name]
             url = urlsplit(environment(service)[f"{name.upper()}_DATABASE_URL"])
             assert url.scheme == "postgresql+psycopg", f"{name}: {url.geturl()}"
-            assert url.hostname == "postgres" and url.port == 5432, url.geturl()
+            assert url.hostname == DATABASE_HOST and url.port == 5432, url.geturl()
             assert url.path.lstrip("/") == name, f"{name} must use its own database"
             assert name in databases, f"init.sql does not create {name}"
             assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+
+    def test_services_that_write_under_the_data_dir_can(self, compose):
+        for name in WRITES_DATA_DIR:
+            service = compose["services"][name]
+            assert not service.get("read_only"), f"{name} writes under ZEROSHOP_DATA_DIR"
+            data_dir = environment(service).get("ZEROSHOP_DATA_DIR", image_data_dir())
+            targets = [v.split(":")[1] if isinstance(v, str) else v["target"]
+                       for v in service.get("volumes", [])]
+            assert data_dir in targets, f"{name}: no volume on {data_dir}; the record log " \
+                                        "would go with the container"
 
     def test_every_service_has_a_healthcheck_and_a_restart_policy(self, compose):
         for name, service in compose["services"].items():
             assert service.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
             assert service.get("restart") in ("always", "unless-stopped", "on-failure"), name
-        for name in PAGE_SERVICES:
+        for name in SERVICES:
             test = compose["services"][name]["healthcheck"]["test"]
             assert test == ["CMD", "zeroshop", "ping", name, "--endpoint",
                             f"tcp://127.0.0.1:{DEFAULT_PORTS[name]}"], name
