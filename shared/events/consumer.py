@@ -77,11 +77,19 @@ class Consumer:
             follower.close()
 
     def apply(self, publisher: str, event: Envelope) -> bool:
-        """Apply one event exactly once; True if the offset moved past it."""
+        """Apply one event exactly once; True if the offset is now at or past it."""
         if time.monotonic() < self._retry_at.get((publisher, event.seq), 0.0):
             return False  # backing off; the events behind it wait (order is kept)
         try:
             with unit_of_work(self._sessions) as db:
+                # Locked (PostgreSQL): a second replica waits here, then sees a duplicate.
+                current = db.scalar(select(ConsumerOffset.last_seq)
+                                    .where(ConsumerOffset.publisher == publisher)
+                                    .with_for_update())
+                if current is not None and current >= event.seq:
+                    return True  # a duplicate: applied before
+                if current != event.seq - 1:
+                    return False  # not next: the follower fetches what is missing first
                 self._run_handler(event, db)
                 _advance(db, publisher, event.seq)
             if db.info.get(EMITTED):
