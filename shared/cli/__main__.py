@@ -1,0 +1,5 @@
+"""`python -m shared.cli` runs the `zeroshop` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,119 @@
+"""run_service: tables, seed, sockets, the relay and consumer threads, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import ServiceConfig
+from shared.contracts import TOPICS
+from shared.db import make_engine, unit_of_work
+from shared.events.builtins import consumer_handlers, publisher_handlers
+from shared.events.consumer import Consumer
+from shared.events.follow import Source
+from shared.events.models import EventsBase
+from shared.events.outbox import ensure_counter
+from shared.events.relay import Relay
+from shared.messaging import BindError, Publisher, RpcServer, new_context
+
+from .service import ContractMismatch, Service
+
+log = logging.getLogger("zeroshop.runtime")
+
+
+def _ready_line(service: str, endpoint: str, events_endpoint: str) -> None:
+    # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
+    line = {"event": "ready", "service": service, "endpoint": endpoint}
+    if events_endpoint:
+        line["events_endpoint"] = events_endpoint
+    print(json.dumps(line), flush=True)
+
+
+def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
+                seed: Callable[[Session], None] | None = None,
+                dependencies: Mapping[str, Any] | None = None) -> None:
+    """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
+    logging.basicConfig(level=config.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
+    service.dependencies.update(dependencies or {})
+    contract = service.contract
+    engine = make_engine(config.database_url)
+    metadata.create_all(engine)
+    if contract.publishes or contract.consumes:
+        EventsBase.metadata.create_all(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with unit_of_work(sessions) as db:
+        if contract.publishes:
+            ensure_counter(db)
+        if seed is not None and config.seed:
+            seed(db)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    ctx = new_context()
+    threads: list[threading.Thread] = []
+    closers: list[Callable[[], None]] = []
+    try:
+        try:
+            server = RpcServer(ctx, config.bind)
+            closers.append(server.close)
+            publisher = Publisher(ctx, config.events_bind) if contract.publishes else None
+        except BindError as exc:
+            log.error("%s (is another ZeroShop running? %s_BIND / %s_EVENTS_BIND set the "
+                      "addresses)", exc, service.name.upper(), service.name.upper())
+            raise SystemExit(1) from None
+        relay = None
+        if publisher is not None:
+            closers.append(publisher.close)
+            relay = Relay(service.name, sessions, publisher, config.heartbeat_ms / 1000)
+            service.add_builtins(publisher_handlers(relay))
+            threads.append(threading.Thread(target=relay.run, args=(stopping,), name="relay"))
+        service._on_emit = _emit_hook(config, relay)
+        if contract.consumes:
+            consumer = Consumer(sessions, service.subscriptions, contract.publishes,
+                                service._on_emit, config.max_attempts,
+                                config.retry_base_ms / 1000)
+            service.add_builtins(consumer_handlers(consumer))
+            sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
+                       for p in _publishers_of(contract.consumes)}
+            threads.append(threading.Thread(target=consumer.run, args=(ctx, sources, stopping),
+                                            name="consumer"))
+        missing = service.missing()
+        if missing:
+            raise ContractMismatch(f"{service.name} does not implement: {', '.join(missing)}")
+        for thread in threads:
+            thread.start()
+        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "")
+        log.info("serving on %s (database %s)", server.endpoint, engine.url.render_as_string())
+        server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join()
+        for close in closers:
+            close()
+        ctx.term()
+        engine.dispose()
+    log.info("stopped")
+
+
+def _publishers_of(topics: tuple[str, ...]) -> list[str]:
+    return sorted({p for t in topics for p in TOPICS[t].publishers})
+
+
+def _emit_hook(config: ServiceConfig, relay: Relay | None) -> Callable[[], None]:
+    def on_emit() -> None:
+        if config.crash_after_commit:
+            os._exit(86)  # fault injection: committed, but the relay never ran
+        if relay is not None:
+            relay.wake()
+    return on_emit
