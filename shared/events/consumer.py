@@ -49,13 +49,14 @@ class StaleOffset(Exception):
 class Consumer:
     def __init__(self, sessions: sessionmaker[Session], subscriptions: Mapping[str, Subscription],
                  publishes: tuple[str, ...], on_emit: Callable[[], None],
-                 max_attempts: int = 3, retry_base_s: float = 0.5) -> None:
+                 max_attempts: int = 3, retry_base_s: float = 0.5, poll_ms: int = 0) -> None:
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._publishes = publishes
         self._on_emit = on_emit
         self.max_attempts = max_attempts
         self._retry_base_s = retry_base_s
+        self._poll_ms = poll_ms
         # When a failed event may be tried again: a brief outage should not kill it.
         self._retry_at: dict[tuple[str, int], float] = {}
 
@@ -69,7 +70,7 @@ class Consumer:
 
     def run(self, ctx: Any, sources: Mapping[str, Source], stopping: threading.Event) -> None:
         offsets = self.load_offsets(sorted(sources))
-        follower = Follower(ctx, sources, offsets, self.apply)
+        follower = Follower(ctx, sources, offsets, self.apply, poll_ms=self._poll_ms)
         try:
             while not stopping.is_set():
                 follower.step(500)

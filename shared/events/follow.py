@@ -37,22 +37,33 @@ class Source:
 
 class Follower:
     def __init__(self, ctx: object, sources: Mapping[str, Source], offsets: dict[str, int],
-                 apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000) -> None:
+                 apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000,
+                 poll_ms: int = 0) -> None:
         self.offsets = offsets
         self._apply = apply
         self._limit = fetch_limit
         self._timeout_ms = fetch_timeout_ms
-        self._subs = Subscribers(ctx, {n: s.events_endpoint for n, s in sources.items()})  # type: ignore[arg-type]
+        # poll_ms > 0: no PUB/SUB at all, just "events after N" every poll_ms (same guarantee,
+        # more latency; measured in docs/BENCHMARKS.md).
+        self._poll_ms = poll_ms
+        self._sources = set(sources)
+        live = {} if poll_ms else {n: s.events_endpoint for n, s in sources.items()}
+        self._subs = Subscribers(ctx, live)  # type: ignore[arg-type]
         self._rpc = RpcClient(ctx, {n: s.rpc_endpoint for n, s in sources.items()})  # type: ignore[arg-type]
         self.behind: set[str] = set(sources)  # catch up with everyone on start
         self._away: set[str] = set()  # publishers whose last fetch failed (logged once)
 
     def step(self, timeout_ms: float = 1000) -> None:
         """Catch up where behind, then handle what arrives within `timeout_ms`."""
+        if self._poll_ms:
+            self.behind |= self._sources
         for publisher in sorted(self.behind):
             if self.catch_up(publisher):
                 self.behind.discard(publisher)
-        wait = min(timeout_ms, 200) if self.behind else timeout_ms
+        if self._poll_ms:
+            wait = min(timeout_ms, self._poll_ms)
+        else:
+            wait = min(timeout_ms, 200) if self.behind else timeout_ms
         for publisher, topic, body in self._subs.poll(wait):
             self._on_message(publisher, topic, body)
 

@@ -81,7 +81,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         if contract.consumes:
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
                                 service._on_emit, config.max_attempts,
-                                config.retry_base_ms / 1000)
+                                config.retry_base_ms / 1000, config.events_poll_ms)
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}

@@ -89,12 +89,14 @@ def publisher(ctx: object) -> Iterator[FakePublisher]:
 
 
 class Collector:
-    def __init__(self, ctx: object, publisher: FakePublisher, refuse: set[int] | None = None):
+    def __init__(self, ctx: object, publisher: FakePublisher, refuse: set[int] | None = None,
+                 poll_ms: int = 0):
         self.applied: list[int] = []
         self.refuse = refuse or set()
         self.follower = Follower(ctx, {"orders": Source(publisher.server.endpoint,
                                                         publisher.pub.endpoint)},
-                                 {"orders": 0}, self.apply, fetch_timeout_ms=2000)
+                                 {"orders": 0}, self.apply, fetch_timeout_ms=2000,
+                                 poll_ms=poll_ms)
 
     def apply(self, _publisher: str, event: Envelope) -> bool:
         if event.seq in self.refuse:
@@ -129,6 +131,15 @@ class TestCatchUp:
         try:
             following.run_until(lambda: len(following.applied) == 50)
             assert following.applied == list(range(1, 51))
+        finally:
+            following.close()
+
+    def test_poll_mode_fetches_without_pub_sub(self, ctx, publisher) -> None:
+        following = Collector(ctx, publisher, poll_ms=10)
+        try:
+            following.run_until(lambda: publisher.fetches >= 1)
+            publisher.add(5)  # never sent live: only polling can find them
+            following.run_until(lambda: following.applied == [1, 2, 3, 4, 5])
         finally:
             following.close()
 
