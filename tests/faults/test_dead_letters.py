@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ..integration.test_senders import SHOP, Post, Webhook, customer, outcome_event, place, sent
+from ..providers import SHOP, Post, Webhook, customer, outcome_event, place, sent
 from ..support import Platform, wait_for
 
 ZEROSHOP = [sys.executable, "-m", "shared.cli"]
@@ -30,13 +30,15 @@ class Poisoned:
 
 
 @pytest.fixture(scope="module")
-def poisoned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Poisoned]:
+def poisoned(tmp_path_factory: pytest.TempPathFactory,
+             module_backend_env: dict[str, str]) -> Iterator[Poisoned]:
     """The poison order, then three normal ones, placed at once; ready when the dead letter is."""
     webhook = Webhook(refused={POISON["phone"]})
     try:
         shop = Platform(tmp_path_factory.mktemp("dead-letters"), services=SHOP,
                         SMS_SENDER="webhook", SMS_WEBHOOK_URL=webhook.url,
-                        ZEROSHOP_MAX_ATTEMPTS="3", ZEROSHOP_RETRY_BASE_MS="100")
+                        ZEROSHOP_MAX_ATTEMPTS="3", ZEROSHOP_RETRY_BASE_MS="100",
+                        **module_backend_env)
         try:
             poison_order = place(shop, POISON)
             normal_orders = [place(shop, who) for who in NORMAL]
