@@ -6,12 +6,15 @@ from those records, and `parse()` validates requests with the very same types.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
-from flask import Response, request
+from flask import Response, current_app, g, request
+
+from shared.messaging import Outcome, RpcError
 
 from .errors import ApiError
 
@@ -68,6 +71,24 @@ def _readable(exc: msgspec.ValidationError) -> str:
         message, field = text.rsplit(" - at `$.", 1)
         return f"{field.rstrip('`')}: {message}"
     return text
+
+
+def page_deadline_ms() -> int:
+    return int(current_app.config["ZEROSHOP"].page_deadline_ms)
+
+
+def trace_id() -> str:
+    """This request's trace id (from X-Request-Id, or new); it travels with every RPC."""
+    if "trace" not in g:
+        g.trace = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    return str(g.trace)
+
+
+def required(outcome: Outcome[Any], service: str) -> Any:
+    """The value of a call the answer cannot do without; its error becomes the answer's."""
+    if not outcome.ok:
+        raise RpcError(service, outcome.error or "internal", outcome.message)
+    return outcome.value
 
 
 def json_response(value: Any, status: int = 200) -> Response:

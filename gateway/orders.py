@@ -22,10 +22,9 @@ from shared.contracts.pricing import GetPrices, PriceList
 from shared.contracts.product import GetProducts, ProductList
 from shared.messaging import Call, RpcError
 
-from .api import documented, json_response, parse, parse_body
+from .api import documented, json_response, page_deadline_ms, parse, parse_body, required, trace_id
 from .clients import rpc
 from .errors import RPC_STATUS, ApiError
-from .products import _required, _trace
 from .schemas import CreateOrder, Money, OrderCreated, OrderPath
 
 bp = Blueprint("orders", __name__, url_prefix="/api")
@@ -37,16 +36,16 @@ def _price_lines(body: CreateOrder) -> tuple[list[OrderLine], str]:
         if ids.index(item.product_id) != index:
             raise ApiError(422, "validation_error", f"items[{index}].product_id {item.product_id}"
                            f" appears twice; put the whole quantity on one line")
-    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    deadline = page_deadline_ms()
     products, prices, discounts = rpc().gather([
         Call("product", "get_many", GetProducts(ids=ids), ProductList),
         Call("pricing", "get_many", GetPrices(product_ids=ids), PriceList),
         Call("discount", "get_many", GetDiscounts(product_ids=ids, code=body.promo_code),
              DiscountList),
-    ], deadline, _trace())
-    name_of = {p.id: p.name for p in _required(products, "product").items}
-    price_of = {p.product_id: p for p in _required(prices, "pricing").items}
-    promo_of = {d.product_id: d.promotion for d in _required(discounts, "discount").items}
+    ], deadline, trace_id())
+    name_of = {p.id: p.name for p in required(products, "product").items}
+    price_of = {p.product_id: p for p in required(prices, "pricing").items}
+    promo_of = {d.product_id: d.promotion for d in required(discounts, "discount").items}
     lines = []
     for index, item in enumerate(body.items):
         if item.product_id not in name_of or item.product_id not in price_of:
@@ -78,7 +77,7 @@ def place_order() -> Response:
     deadline = int(current_app.config["ZEROSHOP"].order_deadline_ms)
     try:
         accepted: OrderAccepted = rpc().call(
-            Call("orders", "place_order", command, OrderAccepted), deadline, _trace())
+            Call("orders", "place_order", command, OrderAccepted), deadline, trace_id())
     except RpcError as exc:
         if exc.code == "conflict":
             raise ApiError(409, "conflict", exc.message) from None
@@ -103,12 +102,12 @@ def place_order() -> Response:
             Order, path=OrderPath, errors=(400, 404, 503))
 def get_order(order_id: str) -> Response:
     oid = parse("path", {"order_id": order_id}, OrderPath).order_id
-    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    deadline = page_deadline_ms()
     outcome = rpc().gather([Call("orders", "get_order", GetOrder(order_id=oid), Order)],
-                           deadline, _trace())[0]
+                           deadline, trace_id())[0]
     if outcome.error == "not_found":
         raise ApiError(RPC_STATUS["not_found"], "not_found", f"order {oid} does not exist")
-    return json_response(_required(outcome, "orders"))
+    return json_response(required(outcome, "orders"))
 
 
 @bp.get("/orders")
@@ -116,6 +115,6 @@ def get_order(order_id: str) -> Response:
             errors=(400, 503))
 def list_orders() -> Response:
     query = parse("query", request.args, ListOrders)
-    deadline = int(current_app.config["ZEROSHOP"].page_deadline_ms)
+    deadline = page_deadline_ms()
     return json_response(rpc().call(Call("orders", "list_orders", query, OrderPage), deadline,
-                                    _trace()))
+                                    trace_id()))

@@ -6,10 +6,9 @@ required, every other section degrades to null and is named in `degraded`.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+import time
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, request
 
 from shared.contracts.base import NoParams
 from shared.contracts.discount import Discount as DiscountResult
@@ -18,9 +17,9 @@ from shared.contracts.inventory import GetStock, Stock
 from shared.contracts.pricing import GetPrice, GetPrices, Price, PriceList
 from shared.contracts.product import CategoryList, GetProduct, ListProducts, Product, ProductPage
 from shared.contracts.recommendation import Recommend, Recommendations
-from shared.messaging import Call, Outcome, RpcError
+from shared.messaging import Call, Outcome
 
-from .api import documented, json_response, parse
+from .api import documented, json_response, page_deadline_ms, parse, required, trace_id
 from .clients import rpc
 from .errors import RPC_STATUS, ApiError
 from .schemas import (
@@ -37,22 +36,6 @@ from .schemas import (
 bp = Blueprint("products", __name__, url_prefix="/api")
 
 
-def _deadline_ms() -> int:
-    return int(current_app.config["ZEROSHOP"].page_deadline_ms)
-
-
-def _trace() -> str:
-    if "trace" not in g:
-        g.trace = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    return str(g.trace)
-
-
-def _required(outcome: Outcome[Any], service: str) -> Any:
-    if not outcome.ok:
-        raise RpcError(service, outcome.error or "internal", outcome.message)
-    return outcome.value
-
-
 def _money(price: Price | None, promotion: Promotion | None) -> tuple[Money | None, Money | None]:
     if price is None:
         return None, None
@@ -66,13 +49,16 @@ def _money(price: Price | None, promotion: Promotion | None) -> tuple[Money | No
 def list_products() -> Response:
     query = parse("query", request.args, ListProducts)
     client = rpc()
-    page: ProductPage = client.call(Call("product", "list", query, ProductPage), _deadline_ms(),
-                                    _trace())
+    end = time.monotonic() + page_deadline_ms() / 1000  # one deadline for both steps
+    page: ProductPage = client.call(Call("product", "list", query, ProductPage),
+                                    page_deadline_ms(), trace_id())
     ids = [p.id for p in page.items]
-    prices, discounts = client.gather([
-        Call("pricing", "get_many", GetPrices(product_ids=ids), PriceList),
-        Call("discount", "get_many", GetDiscounts(product_ids=ids), DiscountList),
-    ], _deadline_ms(), _trace()) if ids else (Outcome(PriceList([])), Outcome(DiscountList([])))
+    prices, discounts = (Outcome(PriceList([])), Outcome(DiscountList([])))
+    if ids:
+        prices, discounts = client.gather([
+            Call("pricing", "get_many", GetPrices(product_ids=ids), PriceList),
+            Call("discount", "get_many", GetDiscounts(product_ids=ids), DiscountList),
+        ], max(1, int((end - time.monotonic()) * 1000)), trace_id())
     degraded = [name for name, o in (("pricing", prices), ("discount", discounts)) if not o.ok]
     price_by_id = {p.product_id: p for p in prices.value.items} if prices.ok else {}
     promo_by_id = {d.product_id: d.promotion for d in discounts.value.items} if discounts.ok else {}
@@ -87,7 +73,7 @@ def list_products() -> Response:
 @documented("Every category and how many products it has.", CategoryListResponse, errors=(503,))
 def list_categories() -> Response:
     result: CategoryList = rpc().call(Call("product", "categories", NoParams(), CategoryList),
-                                      _deadline_ms(), _trace())
+                                      page_deadline_ms(), trace_id())
     return json_response(CategoryListResponse(result.items))
 
 
@@ -103,10 +89,10 @@ def product_page(product_id: str) -> Response:
         Call("pricing", "get_price", GetPrice(product_id=pid), Price),
         Call("discount", "get_discount", GetDiscount(product_id=pid), DiscountResult),
         Call("recommendation", "recommend", Recommend(product_id=pid, limit=4), Recommendations),
-    ], _deadline_ms(), _trace())
+    ], page_deadline_ms(), trace_id())
     if product.error == "not_found":
         raise ApiError(RPC_STATUS["not_found"], "not_found", f"product {pid} does not exist")
-    item: Product = _required(product, "product")
+    item: Product = required(product, "product")
     sections = {"inventory": stock, "pricing": price, "discount": discount,
                 "recommendation": recs}
     degraded = [name for name, outcome in sections.items() if not outcome.ok]
