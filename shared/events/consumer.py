@@ -116,20 +116,20 @@ class Consumer:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         with unit_of_work(self._sessions) as db:
             failure = db.get(DeliveryFailure, (publisher, event.seq))
-            if failure is None:
-                failure = DeliveryFailure(publisher=publisher, seq=event.seq, attempts=0,
-                                          last_error=error)
-                db.add(failure)
-            failure.attempts += 1
-            failure.last_error = error
-            attempts = failure.attempts
+            attempts = (failure.attempts if failure else 0) + 1
             if attempts < self.max_attempts:
+                if failure is None:
+                    db.add(DeliveryFailure(publisher=publisher, seq=event.seq,
+                                           attempts=attempts, last_error=error))
+                else:
+                    failure.attempts, failure.last_error = attempts, error
                 delay = min(self._retry_base_s * 2 ** (attempts - 1), 30.0)
                 self._retry_at[(publisher, event.seq)] = time.monotonic() + delay
                 log.warning("%s #%d (%s) failed, attempt %d of %d: %s", publisher, event.seq,
                             event.topic, attempts, self.max_attempts, error)
                 return False
-            db.delete(failure)
+            if failure is not None:
+                db.delete(failure)
             db.add(DeadLetterRow(
                 publisher=publisher, seq=event.seq, event_id=event.id, topic=event.topic,
                 version=event.version, payload=bytes(event.payload).decode(),

@@ -37,6 +37,19 @@ class Case:
         return f"{self.method.name}-{self.label}"
 
 
+@dataclass(frozen=True)
+class Reads:
+    """`consumer` calls `method` and reads `paths` of its result (from its expects.py)."""
+
+    consumer: str
+    method: Method
+    paths: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.consumer}-reads-{self.method.name}"
+
+
 def example_params(method: Method) -> dict[str, Any]:
     params: dict[str, Any] = msgspec.to_builtins(method.example)
     return params

@@ -1,7 +1,7 @@
 """Provider tests generated from shared.contracts; each test_<service>.py collects them.
 
-The fixtures `method`, `bad_case`, `error_case` and `probe` are parametrized per service by
-conftest.py; these classes only say what must hold for each.
+The fixtures `method`, `bad_case`, `error_case`, `probe` and `reads` are parametrized per
+service by conftest.py; these classes only say what must hold for each.
 """
 
 from __future__ import annotations
@@ -15,25 +15,17 @@ import pytest
 
 from shared.contracts import COMMON_ERRORS, Health, Method, ServiceContract
 
-from .generate import Case, example_params
-from .wire import Wire, error_code, result_of
-
-# Methods whose example needs state a fresh instance cannot have: answered with one of their
-# documented errors, the example's result checks are skipped (reported, not hidden).
-NEEDS_STATE = {"replay_dead_letter": "a fresh service has no dead letter to replay"}
+from .generate import Case, Reads, example_params
+from .wire import Wire, missing_paths, result_of
 
 
 def _example_result(wire: Wire, method: Method) -> Any:
+    """The answer to the contract's example (the fixture made the state it needs)."""
     params = example_params(method)
-    reply = wire.call(method.name, params)
-    if method.name in NEEDS_STATE and not reply["ok"]:
-        code = error_code(reply, f"{method.name}({params!r})")
-        assert code in method.errors, f"{method.name}: undocumented error {code!r}"
-        pytest.skip(f"{method.name} answered {code}: {NEEDS_STATE[method.name]}")
-    return result_of(reply, f"{method.name}({params!r})")
+    return result_of(wire.call(method.name, params), f"{method.name}({params!r})")
 
 
-def _validator(schema_of: type, closed: bool = False) -> jsonschema.Draft202012Validator:
+def validator(schema_of: type, closed: bool = False) -> jsonschema.Draft202012Validator:
     """A validator for msgspec's JSON Schema of `schema_of`; `closed` forbids unlisted fields."""
     schema: dict[str, Any] = copy.deepcopy(msgspec.json.schema(schema_of))
     if closed:
@@ -43,14 +35,14 @@ def _validator(schema_of: type, closed: bool = False) -> jsonschema.Draft202012V
     return jsonschema.Draft202012Validator(schema)
 
 
-def _errors(validator: jsonschema.Draft202012Validator, instance: Any) -> list[str]:
+def schema_errors(validator: jsonschema.Draft202012Validator, instance: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in validator.iter_errors(instance)]
 
 
 class TestExampleRequestsAnswerPerSchema:
     def test_example_params_match_the_published_params_schema(self, method: Method) -> None:
-        problems = _errors(_validator(method.params), example_params(method))
+        problems = schema_errors(validator(method.params), example_params(method))
         assert not problems, f"{method.name}: the contract's example is invalid: {problems}"
 
     def test_example_result_decodes_strictly_into_the_result_type(
@@ -61,14 +53,23 @@ class TestExampleRequestsAnswerPerSchema:
     def test_example_result_validates_against_the_published_json_schema(
             self, wire: Wire, method: Method) -> None:
         result = _example_result(wire, method)
-        problems = _errors(_validator(method.result), result)
+        problems = schema_errors(validator(method.result), result)
         assert not problems, f"{method.name} answered outside its schema: {problems}"
 
     def test_example_result_has_no_field_the_schema_does_not_publish(
             self, wire: Wire, method: Method) -> None:
         result = _example_result(wire, method)
-        problems = _errors(_validator(method.result, closed=True), result)
+        problems = schema_errors(validator(method.result, closed=True), result)
         assert not problems, f"{method.name} sends undocumented fields: {problems}"
+
+
+class TestConsumersFindWhatTheyRead:
+    def test_every_field_a_consumer_reads_is_in_the_example_answer(
+            self, wire: Wire, reads: Reads) -> None:
+        result = _example_result(wire, reads.method)
+        missing = [m for path in reads.paths for m in missing_paths(result, path)]
+        assert not missing, (f"{reads.consumer} reads {', '.join(missing)} of "
+                             f"{reads.method.name}, but the real answer has no such field")
 
 
 class TestInvalidParamsAreRefused:
@@ -77,7 +78,7 @@ class TestInvalidParamsAreRefused:
         assert code == "bad_params", f"{bad_case.id}: expected bad_params, got {code}"
 
     def test_published_params_schema_refuses_it_too(self, bad_case: Case) -> None:
-        assert _errors(_validator(bad_case.method.params), bad_case.params), (
+        assert schema_errors(validator(bad_case.method.params), bad_case.params), (
             f"{bad_case.id}: the service refuses {bad_case.params!r} but the published "
             f"params schema accepts it")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .provider import (  # noqa: F401 - generated from SERVICES["discount"], collected here
+    TestConsumersFindWhatTheyRead,
     TestDocumentedErrors,
     TestExampleRequestsAnswerPerSchema,
     TestHealthListsTheContract,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from .provider import (  # noqa: F401 - generated from SERVICES["inventory"], collected here
+    TestConsumersFindWhatTheyRead,
     TestDocumentedErrors,
     TestExampleRequestsAnswerPerSchema,
     TestHealthListsTheContract,
     TestInvalidParamsAreRefused,
     TestProtocolErrors,
 )
+from .samples import order_placed
 from .wire import Wire
 
 SERVICE = "inventory"
+UPSTREAM = [("order.placed", order_placed(1))]  # then stock.reserved is fetchable
 
 
 class TestGetManyKeepsOrder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .provider import (  # noqa: F401 - generated from SERVICES["pricing"], collected here
+    TestConsumersFindWhatTheyRead,
     TestDocumentedErrors,
     TestExampleRequestsAnswerPerSchema,
     TestHealthListsTheContract,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from .provider import (  # noqa: F401 - generated from SERVICES["recommendation"], collected here
+    TestConsumersFindWhatTheyRead,
     TestDocumentedErrors,
     TestExampleRequestsAnswerPerSchema,
     TestHealthListsTheContract,
     TestInvalidParamsAreRefused,
     TestProtocolErrors,
 )
+from .samples import order_confirmed
 from .wire import Wire
 
 SERVICE = "recommendation"
+UPSTREAM = [("order.confirmed", order_confirmed(1))]
 
 
 class TestRecommend:

@@ -95,3 +95,22 @@ def error_code(reply: dict[str, Any], what: str) -> str:
     assert isinstance(code, str) and code and isinstance(message, str) and message, (
         f"{what}: error code and message must be non-empty strings, got {error!r}")
     return code
+
+
+def missing_paths(value: Any, path: str) -> list[str]:
+    """Where a field path ("items[].promotion.kind") is absent from a JSON value; a null or
+    an empty list on the way ends the walk (the schema says whether it may be either)."""
+    values: list[tuple[Any, str]] = [(value, "")]
+    for token in path.replace("[]", ".[]").split("."):
+        step = []
+        for v, at in values:
+            if v is None:
+                continue
+            if token == "[]" and isinstance(v, list):
+                step += [(item, f"{at}[{i}]") for i, item in enumerate(v)]
+            elif isinstance(v, dict) and token in v:
+                step.append((v[token], f"{at}.{token}" if at else token))
+            else:
+                return [f"{at}.{token}" if at else token]
+        values = step
+    return []

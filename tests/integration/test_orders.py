@@ -4,6 +4,11 @@ inventory, orders, email, SMS and recommendation react through the event bus."""
 from __future__ import annotations
 
 import json
+import queue
+import re
+import subprocess
+import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -185,3 +190,45 @@ class TestEventStream:
             by_publisher.setdefault(event["publisher"], []).append(event["seq"])
         for seqs in by_publisher.values():  # gap-free and in order per publisher
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+class TestWatchingFromTheTerminal:
+    def cli(self, shop: Platform, *args: str) -> list[str]:
+        return [sys.executable, "-m", "shared.cli", "events", "--url", shop.url, *args]
+
+    def test_events_prints_the_history(self, shop: Platform) -> None:
+        status, created = place(shop, [{"product_id": IN_STOCK[7].id, "quantity": 1}])
+        settled(shop, created["order_id"])
+        result = subprocess.run(self.cli(shop, "--history", "1000"), capture_output=True,
+                                text=True, timeout=30, env=shop.env)
+        assert result.returncode == 0, result.stderr
+        mine = [line for line in result.stdout.splitlines()
+                if re.search(rf"\border {created['order_id']}\b", line)]
+        assert [line.split()[2] for line in mine] == [
+            "order.placed", "stock.reserved", "order.confirmed", "notification.sent",
+            "notification.sent"]
+
+    def test_follow_prints_new_events_as_they_happen(self, shop: Platform) -> None:
+        watcher = subprocess.Popen(self.cli(shop, "--follow", "--json", "--history", "1"),
+                                   stdout=subprocess.PIPE, text=True, env=shop.env)
+        try:
+            lines: queue.Queue[str] = queue.Queue()
+            threading.Thread(target=lambda: [lines.put(x) for x in watcher.stdout],  # type: ignore[union-attr]
+                             daemon=True).start()
+            # The history (one event per publisher) shows the stream is open: what comes next
+            # arrives live.
+            wait_for(lambda: not lines.empty(), timeout=15, what="the stream to open")
+            status, created = place(shop, [{"product_id": IN_STOCK[8].id, "quantity": 1}])
+            seen: list[dict] = []
+
+            def all_five() -> bool:
+                while not lines.empty():
+                    event = json.loads(lines.get())
+                    if event["payload"].get("order_id") == created["order_id"]:
+                        seen.append(event)
+                return len(seen) >= 5
+            wait_for(all_five, timeout=15, what="five live events")
+            assert seen[0]["topic"] == "order.placed"
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=10)

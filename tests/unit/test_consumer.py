@@ -111,6 +111,14 @@ class TestPoisonEvents:
             outcomes.append(fresh.apply("orders", broken))
         assert outcomes == [False, False, True]  # the third attempt made it a dead letter
 
+    def test_one_attempt_means_a_dead_letter_at_once(self, sessions) -> None:
+        impatient = Consumer(sessions, svc.subscriptions, (), lambda: None, 1, 0.0)
+        impatient.load_offsets(["orders"])
+        broken = msgspec.structs.replace(placed(1), payload=msgspec.Raw(b"[]"))
+        assert impatient.apply("orders", broken)
+        with unit_of_work(sessions) as db:
+            assert db.scalars(select(DeadLetterRow.attempts)).all() == [1]
+
     def test_a_retry_waits_for_its_backoff(self, sessions) -> None:
         slow = Consumer(sessions, svc.subscriptions, (), lambda: None, 3, retry_base_s=60)
         slow.load_offsets(["orders"])

@@ -1,0 +1,9 @@
+"""What recommendation reads of the events it handles (checked by `make contracts-check`)."""
+
+from shared.contracts.expectations import Expects, follows
+
+EXPECTS = Expects(
+    consumer="recommendation",
+    rpc=follows("orders"),
+    events={"order.confirmed": ["lines[].product_id"]},
+)
