@@ -50,6 +50,7 @@ contracts-docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Benchmarks, not tests (real processes on loopback). Each rewrites only its own section of
 # docs/BENCHMARKS.md. `make bench`: both, about three minutes; `make bench-events`: the

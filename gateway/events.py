@@ -66,7 +66,7 @@ def _sse(event: Envelope) -> str:
 def _latest(client: RpcClient, publishers: list[str], timeout_ms: int) -> dict[str, int | None]:
     outcomes = client.gather([Call(p, "fetch_events", FetchEvents(after=0, limit=1), EventBatch)
                               for p in publishers], timeout_ms)
-    return {p: o.value.last_seq if o.ok else None
+    return {p: o.unwrap().last_seq if o.ok else None
             for p, o in zip(publishers, outcomes, strict=True)}
 
 

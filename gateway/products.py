@@ -60,8 +60,9 @@ def list_products() -> Response:
             Call("discount", "get_many", GetDiscounts(product_ids=ids), DiscountList),
         ], max(1, int((end - time.monotonic()) * 1000)), trace_id())
     degraded = [name for name, o in (("pricing", prices), ("discount", discounts)) if not o.ok]
-    price_by_id = {p.product_id: p for p in prices.value.items} if prices.ok else {}
-    promo_by_id = {d.product_id: d.promotion for d in discounts.value.items} if discounts.ok else {}
+    price_by_id = {p.product_id: p for p in prices.unwrap().items} if prices.ok else {}
+    promo_by_id = ({d.product_id: d.promotion for d in discounts.unwrap().items}
+                   if discounts.ok else {})
     items = [ProductSummary(p.id, p.name, p.category,
                             *_money(price_by_id.get(p.id), promo_by_id.get(p.id)))
              for p in page.items]
@@ -96,15 +97,16 @@ def product_page(product_id: str) -> Response:
     sections = {"inventory": stock, "pricing": price, "discount": discount,
                 "recommendation": recs}
     degraded = [name for name, outcome in sections.items() if not outcome.ok]
-    promotion = discount.value.promotion if discount.ok else None
+    promotion = discount.unwrap().promotion if discount.ok else None
     base, final = _money(price.value, promotion)
     return json_response(ProductPageResponse(
         product=item,
-        inventory=StockSection(stock.value.available, stock.value.in_stock) if stock.ok else None,
+        inventory=StockSection(stock.unwrap().available, stock.unwrap().in_stock)
+        if stock.ok else None,
         price=base,
         discount=promotion,
         final_price=final,
-        recommendations=[RecommendedProduct(r.id, r.name) for r in recs.value.items]
+        recommendations=[RecommendedProduct(r.id, r.name) for r in recs.unwrap().items]
         if recs.ok else None,
         degraded=degraded,
     ))

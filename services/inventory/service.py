@@ -7,7 +7,9 @@ whatever the number of replicas or concurrent orders.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.catalog_seed import products as seed_products
@@ -53,10 +55,11 @@ def reserve_stock(event: OrderPlaced, db: Session) -> None:
     shortages = []
     savepoint = db.begin_nested()  # undone whole if any line is short
     for product_id, quantity in sorted(wanted.items()):
-        taken = db.execute(update(StockRow)
-                           .where(StockRow.product_id == product_id,
-                                  StockRow.available >= quantity)
-                           .values(available=StockRow.available - quantity)).rowcount
+        result = db.execute(update(StockRow)
+                            .where(StockRow.product_id == product_id,
+                                   StockRow.available >= quantity)
+                            .values(available=StockRow.available - quantity))
+        taken = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
         if taken != 1:
             row = db.get(StockRow, product_id)
             shortages.append(Shortage(product_id=product_id, requested=quantity,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, dataclass_transform
 
 import msgspec
 
@@ -13,10 +13,13 @@ MinorUnits = Annotated[int, msgspec.Meta(ge=0, description="Amount in minor unit
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$", description="ISO 4217 code")]
 
 
+# msgspec passes `frozen` on to subclasses; frozen_default tells type checkers so.
+@dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
 class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Base of every RPC request's params: unknown fields are an error, not ignored."""
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(msgspec.field,))
 class Record(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every RPC result: readers ignore fields they do not know (additive changes)."""
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .base import Method, Params, Record, contract
+from .base import Method, Params, Record, ServiceContract, contract
 
 
 class SentNotification(Record):
@@ -30,7 +30,7 @@ class SentList(Record):
     total: int
 
 
-def _notifier(name: str, summary: str):  # type: ignore[no-untyped-def]
+def _notifier(name: str, summary: str) -> ServiceContract:
     return contract(
         name, summary,
         Method("list_sent", ListSent, SentList, "Notifications sent, newest first.", ListSent()),

@@ -11,14 +11,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.contracts.bus import Envelope
 from shared.db import unit_of_work
+from shared.messaging import Context
 
 from .follow import Follower, Source
 from .models import ConsumerOffset, DeadLetterRow, DeliveryFailure
@@ -30,7 +31,7 @@ log = logging.getLogger("zeroshop.consumer")
 @dataclass(frozen=True)
 class Subscription:
     topic: str
-    payload: type
+    payload: type[Any]
     handler: Callable[..., None]
     names: tuple[str, ...]  # the handler's parameters after the event, given by name
     dependencies: Mapping[str, Any]
@@ -68,7 +69,7 @@ class Consumer:
         with unit_of_work(self._sessions) as db:
             return {o.publisher: o.last_seq for o in db.scalars(select(ConsumerOffset))}
 
-    def run(self, ctx: Any, sources: Mapping[str, Source], stopping: threading.Event) -> None:
+    def run(self, ctx: Context, sources: Mapping[str, Source], stopping: threading.Event) -> None:
         offsets = self.load_offsets(sorted(sources))
         follower = Follower(ctx, sources, offsets, self.apply, poll_ms=self._poll_ms)
         try:
@@ -158,9 +159,10 @@ class Consumer:
 
 def _advance(db: Session, publisher: str, seq: int) -> None:
     # Guarded: moves only from seq - 1, so two replicas never both apply one event.
-    moved = db.execute(update(ConsumerOffset)
-                       .where(ConsumerOffset.publisher == publisher,
-                              ConsumerOffset.last_seq == seq - 1)
-                       .values(last_seq=seq)).rowcount
+    result = db.execute(update(ConsumerOffset)
+                        .where(ConsumerOffset.publisher == publisher,
+                               ConsumerOffset.last_seq == seq - 1)
+                        .values(last_seq=seq))
+    moved = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
     if moved != 1:
         raise StaleOffset(f"{publisher} offset is no longer {seq - 1}")

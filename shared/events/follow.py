@@ -17,7 +17,7 @@ import msgspec
 
 from shared.contracts.bus import Envelope, EventBatch, FetchEvents
 from shared.contracts.events import HEARTBEAT
-from shared.messaging import Call, RpcClient, RpcError, Subscribers
+from shared.messaging import Call, Context, RpcClient, RpcError, Subscribers
 
 from .relay import Heartbeat
 
@@ -36,7 +36,7 @@ class Source:
 
 
 class Follower:
-    def __init__(self, ctx: object, sources: Mapping[str, Source], offsets: dict[str, int],
+    def __init__(self, ctx: Context, sources: Mapping[str, Source], offsets: dict[str, int],
                  apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000,
                  poll_ms: int = 0) -> None:
         self.offsets = offsets
@@ -48,12 +48,12 @@ class Follower:
         self._poll_ms = poll_ms
         self._sources = set(sources)
         live = {} if poll_ms else {n: s.events_endpoint for n, s in sources.items()}
-        self._subs = Subscribers(ctx, live)  # type: ignore[arg-type]
-        self._rpc = RpcClient(ctx, {n: s.rpc_endpoint for n, s in sources.items()})  # type: ignore[arg-type]
+        self._subs = Subscribers(ctx, live)
+        self._rpc = RpcClient(ctx, {n: s.rpc_endpoint for n, s in sources.items()})
         self.behind: set[str] = set(sources)  # catch up with everyone on start
         self._away: set[str] = set()  # publishers whose last fetch failed (logged once)
 
-    def step(self, timeout_ms: float = 1000) -> None:
+    def step(self, timeout_ms: int = 1000) -> None:
         """Catch up where behind, then handle what arrives within `timeout_ms`."""
         if self._poll_ms:
             self.behind |= self._sources

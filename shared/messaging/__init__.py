@@ -7,11 +7,12 @@ from .client import Call, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
 from .pubsub import Publisher, Subscribers
 from .server import BindError, RpcServer
-from .sockets import new_context
+from .sockets import Context, new_context
 
 __all__ = [
     "BindError",
     "Call",
+    "Context",
     "Outcome",
     "Publisher",
     "Reply",

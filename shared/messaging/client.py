@@ -18,7 +18,7 @@ import msgspec
 import zmq
 
 from .codec import Request, decode_reply, encode_request
-from .sockets import client_socket
+from .sockets import Context, client_socket
 
 T = TypeVar("T")
 CONNECT_GRACE_S = 0.05  # how long a known socket may take to (re)connect
@@ -44,6 +44,12 @@ class Outcome(Generic[T]):
     def ok(self) -> bool:
         return self.error is None
 
+    def unwrap(self) -> T:
+        """The value of an ok outcome (check `ok` first); raises ValueError if there is none."""
+        if self.value is None:
+            raise ValueError(f"no value: {self.error}: {self.message}")
+        return self.value
+
 
 class RpcError(Exception):
     def __init__(self, service: str, code: str, message: str) -> None:
@@ -52,8 +58,7 @@ class RpcError(Exception):
 
 
 class RpcClient:
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]],
-                 endpoints: Mapping[str, str]) -> None:
+    def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
         self._ctx = ctx
         self._endpoints = dict(endpoints)
         self._sockets: dict[str, zmq.Socket[bytes]] = {}
@@ -111,7 +116,7 @@ class RpcClient:
             for index, _, _ in unsent.values():
                 poller.register(self._sockets[calls[index].service], zmq.POLLIN | zmq.POLLOUT)
             wake = min([deadline, *(g for _, _, g in unsent.values())])
-            events = dict(poller.poll(max(0.0, (wake - now) * 1000)))
+            events = dict(poller.poll(int(max(0.0, (wake - now) * 1000))))
             for request_id, (index, body, _) in list(unsent.items()):
                 sock = self._sockets[calls[index].service]
                 if events.get(sock, 0) & zmq.POLLOUT and self._try_send(sock, body):

@@ -5,16 +5,17 @@ Frames: [topic, body].
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import zmq
 
 from .server import BindError
-from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES
+from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES, Context
 
 
 class Publisher:
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> None:
+    def __init__(self, ctx: Context, bind: str) -> None:
         self._socket = ctx.socket(zmq.PUB)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)  # a slow subscriber loses, never grows
@@ -38,7 +39,7 @@ class Publisher:
 class Subscribers:
     """SUB sockets to several publishers, polled together; every topic is received."""
 
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoints: Mapping[str, str]) -> None:
+    def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
         self._sockets: dict[zmq.Socket[bytes], str] = {}
         self._poller = zmq.Poller()
         for name, endpoint in endpoints.items():
@@ -55,8 +56,11 @@ class Subscribers:
             self._sockets[sock] = name
             self._poller.register(sock, zmq.POLLIN)
 
-    def poll(self, timeout_ms: float, limit: int = 1000) -> list[tuple[str, str, bytes]]:
+    def poll(self, timeout_ms: int, limit: int = 1000) -> list[tuple[str, str, bytes]]:
         """Wait up to `timeout_ms`; return (publisher, topic, body) messages, at most `limit`."""
+        if not self._sockets:  # zmq's poll returns at once with nothing registered
+            time.sleep(timeout_ms / 1000)
+            return []
         messages: list[tuple[str, str, bytes]] = []
         for sock, _ in self._poller.poll(timeout_ms):
             while len(messages) < limit:

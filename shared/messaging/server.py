@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import zmq
 
-from .sockets import server_socket
+from .sockets import Context, server_socket
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class BindError(OSError):
 
 
 class RpcServer:
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> None:
+    def __init__(self, ctx: Context, bind: str) -> None:
         try:
             self._socket = server_socket(ctx, bind)
         except zmq.ZMQError as exc:

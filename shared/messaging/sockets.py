@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import zmq
 
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: larger frames are refused by libzmq (MAXMSGSIZE)
@@ -9,8 +11,11 @@ HIGH_WATER_MARK = 1000
 HEARTBEAT_IVL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 3000
 
+# The context as services and the gateway hold it (they never import zmq).
+Context: TypeAlias = zmq.Context[zmq.Socket[bytes]]
 
-def new_context() -> zmq.Context[zmq.Socket[bytes]]:
+
+def new_context() -> Context:
     return zmq.Context()
 
 
@@ -25,7 +30,7 @@ def _common(sock: zmq.Socket[bytes]) -> None:
     sock.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
 
 
-def server_socket(ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> zmq.Socket[bytes]:
+def server_socket(ctx: Context, bind: str) -> zmq.Socket[bytes]:
     """A ROUTER that answers REQ and DEALER clients alike."""
     sock = ctx.socket(zmq.ROUTER)
     _common(sock)
@@ -38,7 +43,7 @@ def server_socket(ctx: zmq.Context[zmq.Socket[bytes]], bind: str) -> zmq.Socket[
     return sock
 
 
-def client_socket(ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
+def client_socket(ctx: Context, endpoint: str) -> zmq.Socket[bytes]:
     """A DEALER for one service: IMMEDIATE so nothing is queued for a dead replica."""
     sock = ctx.socket(zmq.DEALER)
     _common(sock)

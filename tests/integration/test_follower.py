@@ -143,6 +143,18 @@ class TestCatchUp:
         finally:
             following.close()
 
+    def test_poll_mode_waits_between_fetches(self, ctx, publisher) -> None:
+        following = Collector(ctx, publisher, poll_ms=20)
+        try:
+            started = time.monotonic()
+            for _ in range(5):
+                following.follower.step(1000)
+            # One fetch per step, each step waiting its poll interval: never a busy loop.
+            assert publisher.fetches == 5
+            assert time.monotonic() - started >= 5 * 0.02
+        finally:
+            following.close()
+
     def test_a_heartbeat_ahead_reveals_lost_events(self, collector, publisher) -> None:
         collector.run_until(lambda: not collector.follower.behind)  # level at 0
         publisher.add(3)  # committed, never sent live
