@@ -7,14 +7,12 @@ event finds the row and sends nothing twice.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.contracts.bus import Envelope
-from shared.contracts.events import NotificationSent, OrderConfirmed, OrderRejected
-from shared.contracts.notifications import ListSent, SentList, SentNotification
-from shared.events import emit
-from shared.events.outbox import now_iso
+from shared.contracts.events import OrderConfirmed, OrderRejected
+from shared.contracts.notifications import ListSent, SentList
+from shared.notifications import Kind, send_once, sent_list
 from shared.runtime import Service
 
 from .models import SentSms
@@ -23,18 +21,11 @@ from .senders import Sms, SmsSender
 svc = Service("sms")
 
 
-def _send(db: Session, sender: SmsSender, envelope: Envelope, order_id: int, kind: str,
+def _send(db: Session, sender: SmsSender, envelope: Envelope, order_id: int, kind: Kind,
           to: str, body: str) -> None:
-    sent = db.scalar(select(SentSms).where(SentSms.order_id == order_id, SentSms.kind == kind))
-    if sent is not None:
-        return  # already sent for this order: never twice
-    row = SentSms(order_id=order_id, kind=kind, recipient=to, subject="", body=body,
-                  event_id=envelope.id, sent_at=now_iso())
-    db.add(row)
-    db.flush()
-    sender.send(Sms(to=to, body=body, idempotency_key=envelope.id))
-    emit(db, NotificationSent(order_id=order_id, channel="sms", notification_id=row.id,
-                              recipient=to, kind=kind))  # type: ignore[arg-type]
+    sms = Sms(to=to, body=body, idempotency_key=envelope.id)
+    send_once(db, SentSms, "sms", envelope, order_id, kind, to, "", body,
+              lambda: sender.send(sms))
 
 
 @svc.on(OrderConfirmed)
@@ -57,12 +48,4 @@ def send_rejection(event: OrderRejected, db: Session, envelope: Envelope,
 @svc.rpc
 def list_sent(params: ListSent, db: Session) -> SentList:
     """SMS sent, newest first (for tests and operators)."""
-    query = select(SentSms)
-    if params.order_id is not None:
-        query = query.where(SentSms.order_id == params.order_id)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(query.order_by(SentSms.id.desc()).limit(params.limit))
-    return SentList(total=total, items=[
-        SentNotification(id=r.id, order_id=r.order_id, kind=r.kind,  # type: ignore[arg-type]
-                         recipient=r.recipient, subject=r.subject, body=r.body,
-                         event_id=r.event_id, sent_at=r.sent_at) for r in rows])
+    return sent_list(db, SentSms, params)

@@ -13,7 +13,7 @@ from typing import Any
 
 import zmq
 
-REPLY_TIMEOUT_MS = 5000
+REPLY_TIMEOUT_MS = 15_000  # generous: a loaded CI machine, never a normal wait
 
 
 class Wire:

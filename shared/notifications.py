@@ -1,0 +1,63 @@
+"""What the email and sms services share: the columns of their sent-notification table,
+sending once per order and kind, and listing what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from sqlalchemy import String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from shared.contracts.bus import Envelope
+from shared.contracts.events import NotificationSent
+from shared.contracts.notifications import ListSent, SentList, SentNotification
+from shared.events import emit
+from shared.events.outbox import now_iso
+
+Kind = Literal["confirmation", "rejection"]
+
+
+class SentColumns:
+    """Mixed into each service's own table (sent_emails, sent_sms)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # confirmation | rejection
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str] = mapped_column(String(36))  # the provider's idempotency key
+    sent_at: Mapped[str] = mapped_column(String(40))
+
+
+def send_once(db: Session, table: type[SentColumns], channel: Literal["email", "sms"],
+              envelope: Envelope, order_id: int, kind: Kind, to: str, subject: str, body: str,
+              send: Callable[[], None]) -> None:
+    """Record, send and announce one notification, unless this order already has one of
+    this kind. The row, the offset and notification.sent commit together (the caller's
+    transaction), so a redelivered event finds the row and sends nothing twice."""
+    sent = db.scalar(select(table).where(table.order_id == order_id, table.kind == kind))
+    if sent is not None:
+        return
+    row = table()
+    row.order_id, row.kind, row.recipient, row.subject, row.body = order_id, kind, to, subject, body
+    row.event_id, row.sent_at = envelope.id, now_iso()
+    db.add(row)
+    db.flush()
+    send()
+    emit(db, NotificationSent(order_id=order_id, channel=channel, notification_id=row.id,
+                              recipient=to, kind=kind))
+
+
+def sent_list(db: Session, table: type[SentColumns], params: ListSent) -> SentList:
+    """What was sent, newest first, optionally for one order."""
+    query = select(table)
+    if params.order_id is not None:
+        query = query.where(table.order_id == params.order_id)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(query.order_by(table.id.desc()).limit(params.limit))
+    return SentList(total=total, items=[
+        SentNotification(id=r.id, order_id=r.order_id, kind=r.kind,  # type: ignore[arg-type]
+                         recipient=r.recipient, subject=r.subject, body=r.body,
+                         event_id=r.event_id, sent_at=r.sent_at) for r in rows])
