@@ -31,7 +31,9 @@ def main() -> None:
         raise SystemExit(1) from None
     url = f"http://{config.host}:{server.effective_port}"  # type: ignore[union-attr]
     print(json.dumps({"event": "ready", "service": "gateway", "endpoint": url}), flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: close sockets, exit 0
+    # Both explicitly (a shell may start us with SIGINT ignored): close sockets, exit 0.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         server.run()
     except KeyboardInterrupt:

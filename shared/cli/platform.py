@@ -34,7 +34,9 @@ def up(services: str) -> None:
                                  f"known: {', '.join(DEFAULT_PORTS)}", param_hint="--services")
     group = ProcessGroup()
     stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, _f: stopping.append(signum))
+    # Set both explicitly: a shell may start us with SIGINT ignored (`make run &`).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: stopping.append(number))
     env = dict(os.environ)
     try:
         click.echo(f"starting {', '.join(names)} and the gateway ...", err=True)
@@ -58,13 +60,11 @@ def up(services: str) -> None:
         reported: set[str] = set()
         while not stopping:  # supervise: report a child that dies, keep the rest running
             for child in group.children.values():
-                if child.name not in reported and not child.running:
+                if child.name not in reported and not child.running and not stopping:
                     reported.add(child.name)
                     click.echo(f"{child.name} exited with code {child.process.returncode}",
                                err=True)
             time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         click.echo("\nstopping ...", err=True)
         group.stop_all()

@@ -26,9 +26,13 @@ ZEROSHOP = [sys.executable, "-m", "shared.cli"]
 class RunningUp:
     """`zeroshop up` in the background, its stdout read line by line."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], as_background_job: bool = False) -> None:
+        # A background job of a non-interactive shell starts with SIGINT ignored.
+        ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) \
+            if as_background_job else None
         self.process = subprocess.Popen([*ZEROSHOP, "up"], env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+                                        stderr=subprocess.DEVNULL, text=True,
+                                        start_new_session=True, preexec_fn=ignore_sigint)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.output: list[str] = []
@@ -86,6 +90,19 @@ class TestUp:
         assert up.process.wait(timeout=30) == 0
         for name, (_, pid) in table.items():
             wait_for(lambda pid=pid: gone(pid), what=f"{name} (pid {pid}) to exit")
+
+    def test_ctrl_c_stops_everything_even_in_a_background_job(self, tmp_path: Path) -> None:
+        up = RunningUp(base_env(tmp_path), as_background_job=True)
+        try:
+            up.read_until("ZeroShop is up")
+            pids = [pid for _, pid in up.table().values()]
+            os.killpg(up.process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+            assert up.process.wait(timeout=30) == 0
+            for pid in pids:
+                wait_for(lambda pid=pid: gone(pid), what=f"pid {pid} to exit")
+        finally:
+            if up.process.poll() is None:
+                up.process.kill()
 
     def test_children_die_with_a_killed_up(self, up: RunningUp) -> None:
         up.read_until("ZeroShop is up")
