@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -44,3 +45,22 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def startup_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Serialize start-up work (create tables, seed) across replicas sharing a PostgreSQL
+    database: two replicas starting at once would both seed an empty catalog. SQLite files
+    are not shared between replicas, so there it is a no-op."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = zlib.crc32(f"zeroshop:{name}".encode())
+    with engine.connect() as conn:
+        conn.execute(select(func.pg_advisory_lock(key)))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()

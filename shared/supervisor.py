@@ -64,14 +64,19 @@ class ProcessGroup:
     def start_all(self, modules: list[tuple[str, str]], env: Mapping[str, str],
                   timeout: float = 30.0, stderr: IO[str] | int | None = None) -> list[Child]:
         """Start several processes at once (imports run in parallel), then wait for each."""
-        children = [self._spawn(name, module, env, stderr) for name, module in modules]
+        return self.wait_ready([self.spawn(name, module, env, stderr) for name, module in modules],
+                               timeout)
+
+    def wait_ready(self, children: list[Child], timeout: float = 30.0) -> list[Child]:
+        """Wait for each child's ready line, all within one `timeout`."""
         end = time.monotonic() + timeout
         for child in children:
             self._wait_ready(child, end, timeout)
         return children
 
-    def _spawn(self, name: str, module: str, env: Mapping[str, str],
-               stderr: IO[str] | int | None) -> Child:
+    def spawn(self, name: str, module: str, env: Mapping[str, str],
+              stderr: IO[str] | int | None = None) -> Child:
+        """Start `python -m module` without waiting (see wait_ready)."""
         process = subprocess.Popen(
             [sys.executable, "-m", module], env=dict(env), stdout=subprocess.PIPE,
             stderr=stderr, text=True, preexec_fn=_die_with_parent,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
-from shared.db import make_engine, unit_of_work
+from shared.db import make_engine, startup_lock, unit_of_work
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
@@ -47,15 +47,16 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     service.dependencies.update(dependencies or {})
     contract = service.contract
     engine = make_engine(config.database_url)
-    metadata.create_all(engine)
-    if contract.publishes or contract.consumes:
-        EventsBase.metadata.create_all(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    with unit_of_work(sessions) as db:
-        if contract.publishes:
-            ensure_counter(db)
-        if seed is not None and config.seed:
-            seed(db)
+    with startup_lock(engine, service.name):
+        metadata.create_all(engine)
+        if contract.publishes or contract.consumes:
+            EventsBase.metadata.create_all(engine)
+        with unit_of_work(sessions) as db:
+            if contract.publishes:
+                ensure_counter(db)
+            if seed is not None and config.seed:
+                seed(db)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
