@@ -58,6 +58,13 @@ def req_frame(call: Call[Any]) -> bytes:
 
 # --- statistics -----------------------------------------------------------------------------
 
+def fill_defaults(args: Any, defaults: dict[str, Any], quick: dict[str, Any]) -> None:
+    """Options left unset take their default, or their --quick value with --quick."""
+    for key, default in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick.get(key, default) if args.quick else default)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
     ordered = sorted(values)

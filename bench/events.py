@@ -31,6 +31,7 @@ from .common import (
     REPORT,
     OtherLoad,
     Summary,
+    fill_defaults,
     load_average,
     machine_facts,
     progress,
@@ -71,9 +72,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the report whose event-bus section to rewrite "
                              "(docs/BENCHMARKS.md)")
     args = parser.parse_args(argv)
-    for key, default in DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, QUICK.get(key, default) if args.quick else default)
+    fill_defaults(args, DEFAULTS, QUICK)
     try:
         args.modes = [Mode("pubsub", 0)] + [Mode(f"poll{int(ms)}", int(ms))
                                             for ms in args.poll_ms.split(",") if ms.strip()]

@@ -27,6 +27,7 @@ from .common import (
     REPORT,
     HttpSession,
     OtherLoad,
+    fill_defaults,
     load_average,
     machine_facts,
     progress,
@@ -58,9 +59,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="the report whose fan-out section to rewrite "
                              "(docs/BENCHMARKS.md)")
     args = parser.parse_args(argv)
-    for key, default in DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, QUICK.get(key, default) if args.quick else default)
+    fill_defaults(args, DEFAULTS, QUICK)
     return args
 
 

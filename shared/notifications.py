@@ -1,10 +1,13 @@
 """What the email and sms services share: the columns of their sent-notification table,
-sending once per order and kind, and listing what was sent."""
+the recording sender, sending once per order and kind, and listing what was sent."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -29,6 +32,19 @@ class SentColumns:
     body: Mapped[str] = mapped_column(Text)
     event_id: Mapped[str] = mapped_column(String(36))  # the provider's idempotency key
     sent_at: Mapped[str] = mapped_column(String(40))
+
+
+class RecordingSender:
+    """The local default sender of both services: appends each message (a dataclass) as
+    one JSON line to a file under the data folder, and sends nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: Any) -> None:
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(dataclasses.asdict(message)) + "\n")
 
 
 def send_once(db: Session, table: type[SentColumns], channel: Literal["email", "sms"],

@@ -6,14 +6,13 @@ duplicate that at-least-once delivery may produce after a crash.
 
 from __future__ import annotations
 
-import json
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Protocol
 
 from shared.config import ServiceConfig, int_setting
+from shared.notifications import RecordingSender
 
 
 @dataclass(frozen=True)
@@ -26,18 +25,6 @@ class Email:
 
 class EmailSender(Protocol):
     def send(self, email: Email) -> None: ...
-
-
-class RecordingSender:
-    """Appends each email to a JSON-lines file under the data folder (and sends nothing)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def send(self, email: Email) -> None:
-        with self.path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(email.__dict__) + "\n")
 
 
 class SmtpSender:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from shared.config import ServiceConfig
+from shared.notifications import RecordingSender
 
 
 @dataclass(frozen=True)
@@ -21,18 +21,6 @@ class Sms:
 
 class SmsSender(Protocol):
     def send(self, sms: Sms) -> None: ...
-
-
-class RecordingSender:
-    """Appends each SMS to a JSON-lines file under the data folder (and sends nothing)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def send(self, sms: Sms) -> None:
-        with self.path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(sms.__dict__) + "\n")
 
 
 class WebhookSender:

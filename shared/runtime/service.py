@@ -21,7 +21,7 @@ import logging
 import time
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,11 +46,17 @@ def _extra_names(handler: Handler) -> tuple[str, ...]:
     return tuple(inspect.signature(handler).parameters)[1:]
 
 
+class Registered(NamedTuple):
+    method: Method
+    handler: Handler
+    names: tuple[str, ...]  # parameters after the first, resolved by name per message
+
+
 class Service:
     def __init__(self, name: str) -> None:
         self.name = name
         self.contract = SERVICES[name]
-        self.handlers: dict[str, tuple[Method, Handler]] = {}
+        self.handlers: dict[str, Registered] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self.dependencies: dict[str, Any] = {}
         self._on_emit: Callable[[], None] = lambda: None
@@ -71,7 +77,7 @@ class Service:
                 f"{self.name}.{method.name} must take {method.params.__name__} and return "
                 f"{method.result.__name__}"
             )
-        self.handlers[method.name] = (method, handler)
+        self.handlers[method.name] = Registered(method, handler, _extra_names(handler))
         return handler
 
     def on(self, event_type: type) -> Callable[[Handler], Handler]:
@@ -91,12 +97,10 @@ class Service:
         topics = [f"on {t}" for t in self.contract.consumes if t not in self.subscriptions]
         return methods + topics
 
-    def missing_methods(self) -> list[str]:
-        return [m for m in self.missing() if not m.startswith("on ")]
-
     def add_builtins(self, handlers: Mapping[str, Handler]) -> None:
         for name, handler in handlers.items():
-            self.handlers[name] = (self.contract.methods[name], handler)
+            self.handlers[name] = Registered(self.contract.methods[name], handler,
+                                             _extra_names(handler))
 
     def dispatch(self, body: bytes, sessions: sessionmaker[Session]) -> bytes | None:
         """Decode, validate, run and encode one request; never raises."""
@@ -113,7 +117,7 @@ class Service:
             known = ", ".join(sorted(self.contract.methods))
             return encode_error(request.id, "unknown_method",
                                 f"{self.name} has no method {request.method!r}; it has: {known}")
-        method, handler = entry
+        method, handler, names = entry
         try:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -122,8 +126,7 @@ class Service:
             with unit_of_work(sessions) as db:
                 db.info[PUBLISHES] = self.contract.publishes
                 db.info[TRACE] = request.trace
-                extra = {n: db if n == "db" else self.dependencies[n]
-                         for n in _extra_names(handler)}
+                extra = {n: db if n == "db" else self.dependencies[n] for n in names}
                 result = handler(params, **extra)
             if db.info.get(EMITTED):
                 self._on_emit()

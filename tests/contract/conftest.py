@@ -76,10 +76,6 @@ def _applied(wire: Wire, publisher: str, seq: int) -> bool:
     return offsets.get(publisher) == seq and bool(wire.result("dead_letters")["items"])
 
 
-def _param(case: Case, on_the_wire: bool) -> object:
-    return pytest.param(case, id=case.id)
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     service = getattr(metafunc.module, "SERVICE", None)
     if service is None:
@@ -89,8 +85,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "method" in names:
         metafunc.parametrize("method", methods, ids=[m.name for m in methods])
     if "bad_case" in names:
-        wired = "wire" in names
-        metafunc.parametrize("bad_case", [_param(c, wired) for m in methods for c in bad_params(m)])
+        metafunc.parametrize("bad_case", [pytest.param(c, id=c.id)
+                                          for m in methods for c in bad_params(m)])
     if "error_case" in names:
         hand_written = getattr(metafunc.module, "ERROR_REQUESTS", {})
         cases = [c for m in methods for c in error_cases(m, hand_written)]

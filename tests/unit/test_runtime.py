@@ -95,4 +95,4 @@ class TestRegistration:
                 raise AssertionError
 
     def test_a_missing_method_is_reported(self) -> None:
-        assert Service("pricing").missing_methods() == ["get_price", "get_many"]
+        assert Service("pricing").missing() == ["get_price", "get_many"]
