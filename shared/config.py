@@ -82,6 +82,7 @@ class ServiceConfig:
     retry_base_ms: int = 500  # a failed event is retried after 0.5 s, 1 s, 2 s ... (max 30 s)
     events_poll_ms: int = 0  # 0: PUB/SUB plus fetch on gaps; > 0: fetch only, this often
     crash_after_commit: bool = False  # fault injection for tests; never set in production
+    crash_before_commit: bool = False  # the same: a consumer dies inside its transaction
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
 
@@ -107,6 +108,7 @@ class ServiceConfig:
             retry_base_ms=int_setting(env, "ZEROSHOP_RETRY_BASE_MS", 500, 1, 60_000),
             events_poll_ms=int_setting(env, "ZEROSHOP_EVENTS_POLL_MS", 0, 0, 60_000),
             crash_after_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_AFTER_COMMIT"),
+            crash_before_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT"),
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
         )

@@ -8,29 +8,44 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; for SQLite, create the data folder and set WAL + a busy timeout."""
+    """Create an engine; for SQLite, create the data folder, set WAL + a busy timeout, and
+    make every transaction a real one (see _sqlite_begin)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 (3.11) emits BEGIN only before INSERT/UPDATE/DELETE, never before a
+    # SELECT or a SAVEPOINT; a unit of work that reads first then opens a savepoint has no
+    # outer transaction, and the savepoint's RELEASE commits on its own. Take transaction
+    # control away from the driver; _sqlite_begin opens every transaction itself.
+    dbapi_connection.isolation_level = None
     # WAL lets readers run while a writer commits; busy_timeout waits instead of failing.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
+    # writes fails at once with SQLITE_BUSY when another writer committed in between (the
+    # busy timeout cannot help it); an immediate one waits for the lock instead. WAL readers
+    # in other connections are not blocked by it.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

@@ -7,6 +7,7 @@ table (with its error) and the events behind it flow on. Nothing is dropped sile
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,7 +51,8 @@ class StaleOffset(Exception):
 class Consumer:
     def __init__(self, sessions: sessionmaker[Session], subscriptions: Mapping[str, Subscription],
                  publishes: tuple[str, ...], on_emit: Callable[[], None],
-                 max_attempts: int = 3, retry_base_s: float = 0.5, poll_ms: int = 0) -> None:
+                 max_attempts: int = 3, retry_base_s: float = 0.5, poll_ms: int = 0,
+                 crash_before_commit: bool = False) -> None:
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._publishes = publishes
@@ -58,6 +60,7 @@ class Consumer:
         self.max_attempts = max_attempts
         self._retry_base_s = retry_base_s
         self._poll_ms = poll_ms
+        self._crash_before_commit = crash_before_commit
         # When a failed event may be tried again: a brief outage should not kill it.
         self._retry_at: dict[tuple[str, int], float] = {}
 
@@ -94,6 +97,9 @@ class Consumer:
                     return False  # not next: the follower fetches what is missing first
                 self._run_handler(event, db)
                 _advance(db, publisher, event.seq)
+                if self._crash_before_commit:
+                    db.flush()
+                    os._exit(87)  # fault injection: effect and offset written, not committed
             if db.info.get(EMITTED):
                 self._on_emit()
             return True

@@ -44,6 +44,10 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
     logging.basicConfig(level=config.log_level, stream=sys.stderr,
                         format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
+    # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     service.dependencies.update(dependencies or {})
     contract = service.contract
     engine = make_engine(config.database_url)
@@ -57,9 +61,6 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 ensure_counter(db)
             if seed is not None and config.seed:
                 seed(db)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
     ctx = new_context()
     threads: list[threading.Thread] = []
     closers: list[Callable[[], None]] = []
@@ -82,7 +83,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         if contract.consumes:
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
                                 service._on_emit, config.max_attempts,
-                                config.retry_base_ms / 1000, config.events_poll_ms)
+                                config.retry_base_ms / 1000, config.events_poll_ms,
+                                config.crash_before_commit)
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}

@@ -1,5 +1,6 @@
-"""Fault tests for the event flow: a consumer down, a publisher crashing after commit,
-every event delivered twice, a consumer joining late. On SQLite and on PostgreSQL.
+"""Fault tests for the event flow: a consumer down, a publisher crashing after commit, a
+consumer killed inside its transaction, every event delivered twice, a consumer joining late.
+On SQLite and on PostgreSQL.
 
 Invariants: every order settles; exactly one email and one SMS per order; stock moves
 exactly once per order; sequence numbers have no gaps."""
@@ -81,6 +82,25 @@ class TestPublisherCrash:
         assert statuses(shop) == ["confirmed"]
         after = shop.call("inventory", "get_stock", {"product_id": product.id})["available"]
         assert after == before - 3
+
+
+class TestConsumerCrashInsideItsTransaction:
+    def test_inventory_killed_before_its_commit_takes_the_stock_once(
+            self, shop: Platform) -> None:
+        """Killed after reserve_stock's savepoint was released and its offset moved, before
+        the commit: nothing of it may survive, so the restart applies the event once."""
+        product = PLENTY[0]
+        before = shop.call("inventory", "get_stock", {"product_id": product.id})["available"]
+        shop.stop("inventory", signal.SIGTERM)
+        shop.start("inventory", ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT="1")
+        place(shop, product.id, 3)
+        wait_for(lambda: not shop.group.children["inventory"].running,
+                 what="inventory to die inside its transaction")
+        assert shop.group.children["inventory"].process.returncode == 87
+        shop.start("inventory", ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT="")
+        wait_for(lambda: statuses(shop) == ["confirmed"], what="the order to be confirmed")
+        after = shop.call("inventory", "get_stock", {"product_id": product.id})["available"]
+        assert after == before - 3  # twice (before - 6) when the savepoint committed early
 
 
 class TestDuplicates:
