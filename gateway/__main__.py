@@ -15,6 +15,10 @@ from . import create_app
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    # Once: Ctrl-C reaches us twice (from the terminal and from `zeroshop up`'s SIGTERM), and
+    # a second KeyboardInterrupt inside the clean-up would end it with a traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

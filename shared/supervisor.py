@@ -44,6 +44,18 @@ class Child:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def check_ready(self, wait_s: float = 0.0) -> bool:
+        """True once the child has printed its ready line (waits up to `wait_s` for it)."""
+        if self.endpoint:
+            return True
+        try:
+            line = self._ready.get(timeout=wait_s) if wait_s > 0 else self._ready.get_nowait()
+        except queue.Empty:
+            return False
+        self.endpoint = line["endpoint"]
+        self.events_endpoint = line.get("events_endpoint", "")
+        return True
+
 
 def _pump(stream: IO[str], ready: queue.Queue[dict[str, str]]) -> None:
     # Keep reading stdout so a chatty child never blocks on a full pipe.
@@ -89,15 +101,11 @@ class ProcessGroup:
 
     def _wait_ready(self, child: Child, end: float, timeout: float) -> None:
         while time.monotonic() < end:
-            try:
-                line = child._ready.get(timeout=0.05)
-                child.endpoint = line["endpoint"]
-                child.events_endpoint = line.get("events_endpoint", "")
+            if child.check_ready(0.05):
                 return
-            except queue.Empty:
-                if child.process.poll() is not None:
-                    raise StartError(f"{child.name} exited with code "
-                                     f"{child.process.returncode} before it was ready") from None
+            if child.process.poll() is not None:
+                raise StartError(f"{child.name} exited with code "
+                                 f"{child.process.returncode} before it was ready")
         self.stop_all()
         raise StartError(f"{child.name} was not ready within {timeout:.0f} s")
 

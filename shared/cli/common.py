@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -9,10 +10,14 @@ import click
 from shared.messaging import Call, RpcClient, new_context
 
 
-def table(rows: list[tuple[str, str, str]]) -> None:
-    click.echo(f"{'SERVICE':<16}{'ENDPOINT':<28}STATE")
-    for name, endpoint, state in rows:
-        click.echo(f"{name:<16}{endpoint:<28}{state}")
+def table(rows: Sequence[Sequence[str]],
+          headers: Sequence[str] = ("SERVICE", "ENDPOINT", "STATE")) -> None:
+    """Print `rows` in columns as wide as their widest cell."""
+    columns = zip(headers, *rows, strict=True)
+    widths = [max(len(str(cell)) for cell in column) + 2 for column in columns]
+    for row in (headers, *rows):
+        click.echo("".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True))
+                   .rstrip())
 
 
 def gather(endpoints: dict[str, str], calls: list[Call[Any]], timeout_ms: int) -> list[Any]:

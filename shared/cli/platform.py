@@ -8,15 +8,18 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
-from shared.config import ALL_SERVICES, DEFAULT_PORTS, GatewayConfig, endpoint_for
+from shared import running
+from shared.config import ALL_SERVICES, DEFAULT_PORTS, GatewayConfig, data_dir, endpoint_for
 from shared.contracts import SERVICES, Health, NoParams
 from shared.messaging import Call
-from shared.supervisor import ProcessGroup, StartError
+from shared.restarts import Restarter, RestartPolicy, Watched
+from shared.supervisor import Child, ProcessGroup, StartError
 
 from . import main
 from .common import gather, table
@@ -26,7 +29,8 @@ from .common import gather, table
 @click.option("--services", default=",".join(ALL_SERVICES), show_default=True,
               help="Comma-separated services to start.")
 def up(services: str) -> None:
-    """Start every service and the gateway as local processes; Ctrl-C stops them all."""
+    """Start every service and the gateway as local processes, restart any that dies;
+    Ctrl-C stops them all."""
     names = [s for s in services.split(",") if s]
     unknown = [s for s in names if s not in DEFAULT_PORTS]
     if unknown:
@@ -38,37 +42,68 @@ def up(services: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     env = dict(os.environ)
+    folder = data_dir(env)
+
+    def changed(_watched: Watched, message: str) -> None:  # a death, a restart, a crash loop
+        click.echo(message, err=True)
+        _save(restarter, folder)
+    restarter = Restarter(group, RestartPolicy(), changed)
     try:
         click.echo(f"starting {', '.join(names)} and the gateway ...", err=True)
         try:
-            for child in group.start_all([(n, f"services.{n}") for n in names], env):
+            started = group.start_all([(n, f"services.{n}") for n in names], env)
+            for child in started:
                 # The gateway connects where each service really bound (a bind may say "*").
                 env[f"{child.name.upper()}_ENDPOINT"] = child.endpoint
                 if child.events_endpoint:
                     env[f"{child.name.upper()}_EVENTS_ENDPOINT"] = child.events_endpoint
-            group.start("gateway", "gateway", env)
+            started.append(group.start("gateway", "gateway", env))
         except StartError as exc:
             click.echo(f"ZeroShop did not start: {exc} (its log is above)", err=True)
             raise SystemExit(1) from None
-        rows = [(c.name, c.endpoint, f"ready (pid {c.process.pid})")
-                for c in group.children.values()]
-        table(rows)
+        again = _restart_env(env, started)
+        for child in started:
+            restarter.watch(child, "gateway" if child.name == "gateway" else
+                            f"services.{child.name}", again)
+        _save(restarter, folder)
+        table([(c.name, c.endpoint, f"ready (pid {c.process.pid})") for c in started])
         click.echo(f"\nZeroShop is up: {group.children['gateway'].endpoint}   "
                    f"(try: curl {group.children['gateway'].endpoint}/api/products/1)")
-        click.echo("Watch the services react: zeroshop events --follow")
-        click.echo("Press Ctrl-C to stop every process.")
-        reported: set[str] = set()
-        while not stopping:  # supervise: report a child that dies, keep the rest running
-            for child in group.children.values():
-                if child.name not in reported and not child.running and not stopping:
-                    reported.add(child.name)
-                    click.echo(f"{child.name} exited with code {child.process.returncode}",
-                               err=True)
+        click.echo("Watch the services react: ./zeroshop events --follow   "
+                   "(all commands: ./zeroshop --help)")
+        click.echo("A process that dies is restarted; Ctrl-C stops every process.")
+        while not stopping:
+            restarter.tick()
             time.sleep(0.2)
     finally:
         click.echo("\nstopping ...", err=True)
         group.stop_all()
+        running.remove(folder)
         click.echo("stopped.", err=True)
+
+
+def _restart_env(env: dict[str, str], started: list[Child]) -> dict[str, str]:
+    """What a restarted process gets: everyone's endpoints, and its own port pinned where
+    its first start picked one (a bind on port "*" or 0), so its peers find it again."""
+    again = dict(env)
+    for child in started:
+        if child.name == "gateway":
+            again["GATEWAY_PORT"] = child.endpoint.rsplit(":", 1)[1]
+            continue
+        for suffix, bound in (("_BIND", child.endpoint), ("_EVENTS_BIND", child.events_endpoint)):
+            key = child.name.upper() + suffix
+            if bound and env.get(key, "").rsplit(":", 1)[-1] in ("*", "0"):
+                again[key] = bound
+    return again
+
+
+def _save(restarter: Restarter, folder: Path) -> None:
+    now = time.monotonic()
+    running.write(folder, running.RunningPlatform(os.getpid(), {
+        name: running.Process(pid=w.child.process.pid, endpoint=w.endpoint,
+                              events_endpoint=w.events_endpoint, state=w.state,
+                              detail=w.describe(now), restarts=w.restarts, last_exit=w.last_exit)
+        for name, w in restarter.watched.items()}))
 
 
 def _ping_all(names: list[str], endpoints: dict[str, str], timeout_ms: int) -> list[Any]:
@@ -92,24 +127,40 @@ def ping(service: str, endpoint: str | None, timeout_ms: int) -> None:
 @main.command()
 @click.option("--timeout-ms", default=1000, show_default=True)
 def status(timeout_ms: int) -> None:
-    """Show every service's endpoint and whether it answers, and the gateway's health."""
+    """Show every service's endpoint and whether it answers, and the gateway's health; under
+    `zeroshop up`, also each process's pid, restarts and supervisor state."""
+    supervised = running.read(data_dir(os.environ))
     names = list(SERVICES)
     endpoints = {n: endpoint_for(n, os.environ) for n in names}
-    outcomes = _ping_all(names, endpoints, timeout_ms)
-    rows = [(n, endpoints[n], "up" if o.ok else f"DOWN ({o.error})")
-            for n, o in zip(names, outcomes, strict=True)]
     config = GatewayConfig.from_env()
     url = f"http://{config.host}:{config.port}"
-    try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout_ms / 1000) as resp:
-            rows.append(("gateway", url, "up, ready" if resp.status == 200 else "up"))
-    except urllib.error.HTTPError:
-        rows.append(("gateway", url, "up, not ready"))
-    except OSError as exc:
-        rows.append(("gateway", url, f"DOWN ({exc})"))
-    table(rows)
+    if supervised is not None:  # it knows where each process really listens
+        endpoints.update({n: e for n, e in supervised.endpoints().items() if n in endpoints})
+        url = supervised.gateway_url or url
+    outcomes = _ping_all(names, endpoints, timeout_ms)
+    rows = [[n, endpoints[n], "up" if o.ok else f"DOWN ({o.error})"]
+            for n, o in zip(names, outcomes, strict=True)]
+    rows.append(["gateway", url, _gateway_state(url, timeout_ms)])
+    if supervised is None:
+        table(rows)
+    else:
+        for row in rows:
+            process = supervised.processes.get(row[0])
+            row += [str(process.pid), str(process.restarts), process.detail] if process else \
+                ["-", "-", "not started by zeroshop up"]
+        table(rows, ("SERVICE", "ENDPOINT", "STATE", "PID", "RESTARTS", "SUPERVISOR"))
     if not all(o.ok for o in outcomes):
         raise SystemExit(1)
+
+
+def _gateway_state(url: str, timeout_ms: int) -> str:
+    try:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=timeout_ms / 1000) as resp:
+            return "up, ready" if resp.status == 200 else "up"
+    except urllib.error.HTTPError:
+        return "up, not ready"
+    except OSError as exc:
+        return f"DOWN ({exc})"
 
 
 @main.command()

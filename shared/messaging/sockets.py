@@ -50,5 +50,9 @@ def client_socket(ctx: Context, endpoint: str) -> zmq.Socket[bytes]:
     sock.setsockopt(zmq.IMMEDIATE, 1)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-    sock.connect(endpoint)
+    try:
+        sock.connect(endpoint)
+    except zmq.ZMQError:
+        sock.close(linger=0)  # an open socket left behind would hang Context.term()
+        raise
     return sock

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,9 +31,13 @@ class RunningUp:
         # A background job of a non-interactive shell starts with SIGINT ignored.
         ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) \
             if as_background_job else None
-        self.process = subprocess.Popen([*ZEROSHOP, "up"], env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True,
-                                        start_new_session=True, preexec_fn=ignore_sigint)
+        self.env = env
+        self.stderr_path = Path(env["ZEROSHOP_DATA_DIR"]) / "up.stderr"
+        self.stderr_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.stderr_path.open("w") as stderr:  # the children's logs, and up's own lines
+            self.process = subprocess.Popen([*ZEROSHOP, "up"], env=env, stdout=subprocess.PIPE,
+                                            stderr=stderr, text=True, start_new_session=True,
+                                            preexec_fn=ignore_sigint)
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.output: list[str] = []
@@ -49,6 +54,16 @@ class RunningUp:
             return any(marker in line for line in self.output)
         wait_for(seen, timeout=timeout, what=f"{marker!r} from zeroshop up")
         return self.output
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def wait_stderr(self, text: str, timeout: float = 60.0) -> None:
+        wait_for(lambda: text in self.stderr(), timeout=timeout, what=f"{text!r} on stderr")
+
+    def status(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*ZEROSHOP, "status"], env=self.env, capture_output=True,
+                              text=True, timeout=30)
 
     def table(self) -> dict[str, tuple[str, int]]:
         rows = {}
@@ -100,9 +115,48 @@ class TestUp:
             assert up.process.wait(timeout=30) == 0
             for pid in pids:
                 wait_for(lambda pid=pid: gone(pid), what=f"pid {pid} to exit")
+            assert "Traceback" not in up.stderr()
+            assert up.stderr().rstrip().endswith("stopped.")
         finally:
             if up.process.poll() is None:
                 up.process.kill()
+
+    def test_a_killed_service_is_restarted_and_status_says_so(self, up: RunningUp) -> None:
+        up.read_until("ZeroShop is up")
+        table = up.table()
+        os.kill(table["pricing"][1], signal.SIGKILL)
+        up.wait_stderr("pricing died (killed by signal 9); restarting in 0.5 s")
+        up.wait_stderr("pricing is ready again")
+        url = table["gateway"][0]
+
+        def whole_page() -> bool:
+            with urllib.request.urlopen(f"{url}/api/products/1", timeout=5) as resp:
+                return json.loads(resp.read())["degraded"] == []
+        wait_for(whole_page, what="a page with its price again")
+        status = up.status()
+        assert status.returncode == 0, status.stdout + status.stderr
+        rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
+        assert rows["pricing"][2] == "up" and rows["pricing"][4:] == ["1", "ready"]
+        assert rows["pricing"][3] != str(table["pricing"][1])  # a new process
+        assert rows["product"][4:] == ["0", "ready"]
+
+    def test_a_service_that_cannot_come_back_is_a_crash_loop(self, up: RunningUp) -> None:
+        up.read_until("ZeroShop is up")
+        table = up.table()
+        port = int(table["discount"][0].rsplit(":", 1)[1])
+        os.kill(table["discount"][1], signal.SIGKILL)
+        wait_for(lambda: gone(table["discount"][1]), what="discount to die")
+        with socket.socket() as thief:  # another program takes its port: every restart fails
+            thief.bind(("127.0.0.1", port))
+            thief.listen()
+            up.wait_stderr("discount died (exit code 1) 5 times in a row soon after starting: "
+                           "a crash loop", timeout=90)
+            status = up.status()
+        assert status.returncode == 1
+        discount = next(line for line in status.stdout.splitlines()
+                        if line.startswith("discount"))
+        assert "DOWN" in discount and "crash loop: gave up after 5 quick deaths" in discount
+        assert up.stderr().count("discount restarted") == 4
 
     def test_children_die_with_a_killed_up(self, up: RunningUp) -> None:
         up.read_until("ZeroShop is up")

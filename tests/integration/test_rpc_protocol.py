@@ -104,3 +104,19 @@ class TestDealerClient:
             client.close()
             context.term()
             running.close()
+
+
+def test_a_bad_endpoint_leaves_no_socket_open_to_hang_the_context() -> None:
+    """An unusable endpoint fails the call; the half-made socket must not stay open, or
+    Context.term() waits for it forever (seen: `zeroshop status` hung)."""
+    ctx = new_context()
+    client = RpcClient(ctx, {"product": "not-an-endpoint"})
+    try:
+        client.gather([Call("product", "health", NoParams(), Health)], 100)
+    except zmq.ZMQError:
+        client.close()  # as the CLI does; the traceback still holds the failed call's frames
+        left_open = [s for s in ctx._sockets if not s.closed]
+    else:
+        pytest.fail("a call to an invalid endpoint succeeded")
+    assert left_open == []
+    ctx.term()
