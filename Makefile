@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
+.PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Chaos soak: a scratch platform (temporary folder, free ports) under browsing and ordering
+# while random processes are killed or frozen, then every invariant checked; about
+# DURATION + 30 s. `make chaos DB=postgres` runs it on fresh PostgreSQL databases.
+DURATION ?= 120
+POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+chaos: $(STAMP)
+	$(BIN)/zeroshop chaos --scratch --duration $(DURATION) \
+		$(if $(filter postgres,$(DB)),--postgres $(POSTGRES_URL))
 
 # Contract suites against real instances: all of them, or one service's with
 # `make contract SERVICE=pricing`: its provider suite (the service alone on loopback), plus

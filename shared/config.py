@@ -7,6 +7,7 @@ they need (`ServiceConfig.from_env("pricing", {"PRICING_BIND": "tcp://127.0.0.1:
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,29 @@ def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, hi
 
 def data_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("ZEROSHOP_DATA_DIR", "var"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def loopback_env(environ: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """`environ` with a free loopback port for every socket of the platform, its data in
+    `data_dir`: a second platform beside the first (tests, `zeroshop chaos --scratch`).
+
+    Ports are picked up front (not "*"), because consumers must know where their
+    publishers will be before those start, and a restarted process binds the same port.
+    """
+    env = {k: v for k, v in environ.items() if not k.endswith(("_BIND", "_ENDPOINT"))}
+    for name in DEFAULT_PORTS:
+        for suffix in ("", "_EVENTS") if name in EVENT_PORTS else ("",):
+            address = f"tcp://127.0.0.1:{free_port()}"
+            env[f"{name.upper()}{suffix}_BIND"] = address
+            env[f"{name.upper()}{suffix}_ENDPOINT"] = address
+    env.update(ZEROSHOP_DATA_DIR=str(data_dir), GATEWAY_PORT=str(free_port()))
+    return env
 
 
 def endpoint_for(service: str, environ: Mapping[str, str]) -> str:

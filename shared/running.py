@@ -20,6 +20,7 @@ class Process(msgspec.Struct, frozen=True):
     restarts: int = 0
     last_exit: int | None = None
     events_endpoint: str = ""
+    ready_since: float = 0.0  # when it last became ready (Unix time); 0: not ready
 
 
 class RunningPlatform(msgspec.Struct, frozen=True):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import Session
 
-from shared.config import ALL_SERVICES
+from shared.chaos.scratch import postgres_databases
 from shared.db import make_engine
 
 from .support import Platform
@@ -86,21 +86,9 @@ def _backend(kind: str, request: pytest.FixtureRequest) -> Iterator[dict[str, st
     if kind == "sqlite":
         yield {}
         return
-    base = str(request.getfixturevalue("postgres_url"))
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    prefix = base.rsplit("/", 1)[-1] + "_" + uuid.uuid4().hex[:6]
-    names = {service: f"{prefix}_{service}" for service in ALL_SERVICES}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    root = base.rsplit("/", 1)[0]
-    try:
-        yield {f"{s.upper()}_DATABASE_URL": f"{root}/{name}" for s, name in names.items()}
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    request.getfixturevalue("postgres_url")  # fails loudly under CI=true when it is down
+    with postgres_databases(POSTGRES_ADMIN_URL, "test") as env:
+        yield env
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -12,33 +11,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.config import ALL_SERVICES, DEFAULT_PORTS, EVENT_PORTS
+from shared.config import ALL_SERVICES, DEFAULT_PORTS, loopback_env
 from shared.messaging import Call, RpcClient, RpcError, new_context
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """An environment where every service has free loopback ports and uses `data_dir`.
-
-    Ports are picked up front (not "*"), because consumers must know where their
-    publishers will be before those start, and a restarted service binds the same port.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_BIND", "_ENDPOINT"))}
-    for name in DEFAULT_PORTS:
-        for suffix in ("", "_EVENTS") if name in EVENT_PORTS else ("",):
-            address = f"tcp://127.0.0.1:{free_port()}"
-            env[f"{name.upper()}{suffix}_BIND"] = address
-            env[f"{name.upper()}{suffix}_ENDPOINT"] = address
-    env.update(ZEROSHOP_DATA_DIR=str(data_dir), GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING",
-               ZEROSHOP_HEARTBEAT_MS="200")
+    """An environment where every service has free loopback ports and uses `data_dir`."""
+    env = loopback_env(os.environ, data_dir)
+    env.update(GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING", ZEROSHOP_HEARTBEAT_MS="200")
     env.update(extra)
     return env
 

@@ -102,7 +102,8 @@ def _save(restarter: Restarter, folder: Path) -> None:
     running.write(folder, running.RunningPlatform(os.getpid(), {
         name: running.Process(pid=w.child.process.pid, endpoint=w.endpoint,
                               events_endpoint=w.events_endpoint, state=w.state,
-                              detail=w.describe(now), restarts=w.restarts, last_exit=w.last_exit)
+                              detail=w.describe(now), restarts=w.restarts, last_exit=w.last_exit,
+                              ready_since=time.time() - (now - w.ready_at) if w.ready_at else 0.0)
         for name, w in restarter.watched.items()}))
 
 

@@ -1,0 +1,85 @@
+"""A throwaway platform for `zeroshop chaos --scratch`: `zeroshop up` in a temporary folder
+on free loopback ports, on SQLite or on fresh PostgreSQL databases (one per service, dropped
+afterwards), so a soak never touches the data of the platform you run."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from shared import running
+from shared.config import ALL_SERVICES, loopback_env
+from shared.restarts import READY
+
+
+@contextmanager
+def postgres_databases(admin_url: str, label: str) -> Iterator[dict[str, str]]:
+    """One fresh database per service on the server of `admin_url`, dropped at the end;
+    yields the `<SERVICE>_DATABASE_URL` variables that point at them."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    names = {s: f"zeroshop_{label}_{uuid.uuid4().hex[:8]}_{s}" for s in ALL_SERVICES}
+    root = admin_url.rsplit("/", 1)[0]
+    try:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield {f"{s.upper()}_DATABASE_URL": f"{root}/{name}" for s, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def all_ready(platform: running.RunningPlatform | None) -> bool:
+    return platform is not None and "gateway" in platform.processes and \
+        all(p.state == READY for p in platform.processes.values())
+
+
+@contextmanager
+def scratch_platform(environ: dict[str, str], postgres_url: str | None = None,
+                     start_within_s: float = 120.0) -> Iterator[Path]:
+    """Start `zeroshop up` in a temporary folder; yields that folder (its log is `up.log`)."""
+    with tempfile.TemporaryDirectory(prefix="zeroshop-chaos-") as folder:
+        data = Path(folder)
+        env = loopback_env(environ, data)
+        env.setdefault("ZEROSHOP_LOG_LEVEL", "WARNING")
+        with _databases(postgres_url) as urls:
+            env.update(urls)
+            with (data / "up.log").open("w") as log:
+                up = subprocess.Popen([sys.executable, "-m", "shared.cli", "up"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+            try:
+                end = time.monotonic() + start_within_s
+                while not all_ready(running.read(data)):
+                    if up.poll() is not None or time.monotonic() > end:
+                        raise RuntimeError("the scratch platform did not start:\n" +
+                                           (data / "up.log").read_text()[-3000:])
+                    time.sleep(0.1)
+                yield data
+            finally:
+                up.send_signal(signal.SIGTERM)
+                try:
+                    up.wait(30)
+                except subprocess.TimeoutExpired:
+                    up.kill()
+                    up.wait()
+
+
+@contextmanager
+def _databases(postgres_url: str | None) -> Iterator[dict[str, str]]:
+    if postgres_url is None:
+        yield {}
+        return
+    with postgres_databases(postgres_url, "chaos") as urls:
+        yield urls
