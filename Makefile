@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
 
+# pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing ZeroShop into $(VENV) (about 30-60 s on first run) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+	@echo "installed; the CLI is ./zeroshop (./zeroshop --help)"
 
 run: $(STAMP)
 	$(BIN)/zeroshop up
