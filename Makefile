@@ -42,14 +42,14 @@ endif
 # Contracts vs docs/contracts.snapshot.json: fails on a change that breaks a consumer (named),
 # prints OK and warnings otherwise. After an intended change: contracts-snapshot, and commit.
 contracts-check: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat check
+	$(BIN)/python -m shared.contracttools.compat check
 
 contracts-snapshot: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat snapshot
+	$(BIN)/python -m shared.contracttools.compat snapshot
 
 # docs/CONTRACTS.md: every method and event, its schema and who reads what of it.
 contracts-docs: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat docs
+	$(BIN)/python -m shared.contracttools.compat docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,10 +20,15 @@ from sqlalchemy.orm import Session
 from gateway.events import summary
 from shared.contracts import SERVICES, TOPICS
 from shared.contracts.bus import Envelope
-from shared.contracts.expectations import load as load_expectations
-from shared.contracts.expectations import verify_consumes, verify_errors, verify_event, verify_rpc
-from shared.contracts.schemas import resolve
-from shared.contracts.snapshot import export
+from shared.contracttools.expectations import load as load_expectations
+from shared.contracttools.expectations import (
+    verify_consumes,
+    verify_errors,
+    verify_event,
+    verify_rpc,
+)
+from shared.contracttools.schemas import resolve
+from shared.contracttools.snapshot import export
 from shared.db import make_engine
 from shared.events.models import EventsBase
 from shared.events.outbox import now_iso

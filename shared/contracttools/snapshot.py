@@ -13,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from . import COMMON_ERRORS, SERVICES, TOPICS
+from shared.contracts import COMMON_ERRORS, SERVICES, TOPICS
+
 from .expectations import ROOT, Expects
 from .expectations import load as load_expectations
 
