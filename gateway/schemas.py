@@ -6,16 +6,20 @@ from typing import Annotated, Any
 
 import msgspec
 
+from shared.contracts.base import Currency, MinorUnits
 from shared.contracts.discount import PromoCode, Promotion
 from shared.contracts.events import Customer
+from shared.contracts.orders import OrderStatus, TimelineEntry
 from shared.contracts.product import Category, Product
 
 PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 
 
 class Money(msgspec.Struct, frozen=True):
-    amount: int
-    currency: str
+    """Every amount of money the API answers, in this one shape: 7079 USD is $70.79."""
+
+    amount: MinorUnits
+    currency: Currency
 
 
 class StockSection(msgspec.Struct, frozen=True):
@@ -102,6 +106,41 @@ class OrderCreated(msgspec.Struct, frozen=True):
 
 class OrderPath(msgspec.Struct, frozen=True):
     order_id: PositiveId
+
+
+class OrderLineDetail(msgspec.Struct, frozen=True):
+    product_id: int
+    name: str
+    quantity: int
+    unit_price: Money  # base price at order time
+    final_unit_price: Money  # after the promotion: what the customer pays
+    promotion_id: int | None
+
+
+class OrderDetail(msgspec.Struct, frozen=True):
+    """GET /api/orders/{id}."""
+
+    order_id: int
+    status: OrderStatus
+    customer: Customer
+    lines: list[OrderLineDetail]
+    total: Money
+    created_at: str
+    timeline: list[TimelineEntry]
+
+
+class OrderListItem(msgspec.Struct, frozen=True):
+    order_id: int
+    status: OrderStatus
+    total: Money
+    created_at: str
+
+
+class OrderListResponse(msgspec.Struct, frozen=True):
+    items: list[OrderListItem]
+    page: int
+    page_size: int
+    total: int  # orders that match, over every page
 
 
 class StreamedEvent(msgspec.Struct, frozen=True):

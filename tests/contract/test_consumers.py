@@ -29,10 +29,9 @@ from shared.contracttools.expectations import (
 )
 from shared.contracttools.schemas import resolve
 from shared.contracttools.snapshot import export
-from shared.db import make_engine
-from shared.events.models import EventsBase
 from shared.events.outbox import now_iso
 
+from ..support import memory_sessions
 from .declared import build
 from .samples import PLACE
 
@@ -96,27 +95,18 @@ class _Sender:
 def db_of() -> Iterator[Any]:
     """`db_of(service)`: a session on a fresh in-memory database with that service's tables,
     seeded, plus the order the contract's place_order example makes (for orders)."""
-    opened: list[tuple[Any, Session]] = []
+    with memory_sessions() as session_for:
+        def make(name: str) -> Session:
+            module = importlib.import_module(f"services.{name}.service")
+            db = session_for(name)
+            if hasattr(module, "seed"):
+                module.seed(db)
+            if name == "orders":  # its handlers look the order up: make order 1
+                module.place_order(PLACE, db)
+            db.flush()
+            return db
 
-    def make(name: str) -> Session:
-        module = importlib.import_module(f"services.{name}.service")
-        engine = make_engine("sqlite:///:memory:")
-        for metadata in (importlib.import_module(f"services.{name}.models").Base.metadata,
-                         EventsBase.metadata):
-            metadata.create_all(engine)
-        db = Session(engine, expire_on_commit=False)
-        opened.append((engine, db))
-        if hasattr(module, "seed"):
-            module.seed(db)
-        if name == "orders":  # its handlers look the order up: make order 1
-            module.place_order(PLACE, db)
-        db.flush()
-        return db
-
-    yield make
-    for engine, db in opened:
-        db.close()
-        engine.dispose()
+        yield make
 
 
 class TestHandlersUseOnlyWhatTheyDeclare:

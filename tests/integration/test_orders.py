@@ -59,12 +59,16 @@ class TestHappyPath:
             ("orders", "order.placed"), ("inventory", "stock.reserved"),
             ("orders", "order.confirmed")]
         assert sorted(e["service"] for e in order["timeline"][3:]) == ["email", "sms"]
-        # Totals were priced at order time and stored.
-        assert order["total"] == sum(line["final_unit_price"] * line["quantity"]
-                                     for line in order["lines"])
-        assert created["total"]["amount"] == order["total"]
+        # Totals were priced at order time and stored; every amount is one Money shape.
+        assert order["total"] == created["total"] == {
+            "amount": sum(line["final_unit_price"]["amount"] * line["quantity"]
+                          for line in order["lines"]), "currency": "USD"}
         for line, product in zip(order["lines"], (first, second), strict=True):
-            assert line["unit_price"] == product.price and line["name"] == product.name
+            assert line["unit_price"] == {"amount": product.price, "currency": "USD"}
+            assert line["name"] == product.name
+        listed = shop.get("/api/orders?page_size=100")[1]["items"]
+        assert next(o for o in listed if o["order_id"] == created["order_id"])["total"] \
+            == created["total"]
         # Stock went down by exactly the quantities.
         after = {p.id: shop.get(f"/api/products/{p.id}")[1]["inventory"]["available"]
                  for p in (first, second)}
