@@ -57,7 +57,8 @@ def summary(topic: str, payload: dict[str, Any]) -> str:
 
 def _sse(event: Envelope) -> str:
     payload = json.loads(bytes(event.payload))
-    body = StreamedEvent(publisher=event.publisher, seq=event.seq, topic=event.topic,
+    body = StreamedEvent(publisher=event.publisher, seq=event.seq, id=event.id,
+                         topic=event.topic, version=event.version,
                          occurred_at=event.occurred_at, summary=summary(event.topic, payload),
                          payload=payload, trace=event.trace)
     return (f"id: {event.publisher}:{event.seq}\nevent: {event.topic}\n"

@@ -144,11 +144,14 @@ class OrderListResponse(msgspec.Struct, frozen=True):
 
 
 class StreamedEvent(msgspec.Struct, frozen=True):
-    """The `data` of one Server-Sent Event (`id` is publisher:seq, `event` the topic)."""
+    """The `data` of one Server-Sent Event (whose `id` is publisher:seq, `event` the topic):
+    the fields of the event's envelope on the bus, the payload decoded, and a summary."""
 
     publisher: str
     seq: int
+    id: str
     topic: str
+    version: int
     occurred_at: str
     summary: str
     payload: dict[str, Any]
