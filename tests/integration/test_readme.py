@@ -160,13 +160,23 @@ class Background:
         return "".join(self.lines)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # `zeroshop up` stops its children
+        """SIGTERM to its whole session (`zeroshop up` stops its children), then SIGKILL."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break  # nothing of it is left
             try:
                 self.process.wait(timeout=30)
+                break
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                continue
+        self.process.wait()
+
+
+def without_ampersand(line: str) -> str:
+    """`cmd &   # note` -> `cmd`: the test keeps the process, instead of a shell's job."""
+    return re.sub(r"\s*&\s*(#[^'\"]*)?$", "", line.strip())
 
 
 def accepts(port: int) -> bool:
@@ -191,7 +201,7 @@ class Reader:
                 wait_for(lambda: settled(self.platform), timeout=30, what="every event applied")
                 self.platform.close()
                 self.platform = None
-            started = Background(line.rstrip("&").rstrip(), self.env)
+            started = Background(without_ampersand(line), self.env)
             self.started.append(started)
             self.wait_until_ready(started)
             return
@@ -215,8 +225,7 @@ class Reader:
 
     def check_background(self, command: Command) -> None:
         """What a command started with `&` printed while the rest of its block ran."""
-        (started,) = [b for b in self.started if b.line == command.line.strip().rstrip("&")
-                      .rstrip()]
+        (started,) = [b for b in self.started if b.line == without_ampersand(command.line)]
         wait_for(lambda: not output_problems(command, started.output()), timeout=30,
                  what=f"{started.line!r} to print what README shows; it printed:\n"
                       f"{started.output()}")
@@ -298,3 +307,4 @@ class TestTheReadersTools:
         found = commands("a \\\n  -d '{\"x\":\n 1}'\n# {\"ok\": true}\nb &   # note\n")
         assert [c.line for c in found] == ["a \\\n  -d '{\"x\":\n 1}'", "b &   # note"]
         assert found[0].shown == '{"ok": true}' and found[1].background
+        assert without_ampersand(found[1].line) == "b"
