@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
 
+# pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "installing ZeroShop into $(VENV) (about 30-60 s on first run) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+	@echo "installed; the CLI is ./zeroshop (./zeroshop --help)"
 
 run: $(STAMP)
 	$(BIN)/zeroshop up
@@ -48,14 +51,14 @@ endif
 # Contracts vs docs/contracts.snapshot.json: fails on a change that breaks a consumer (named),
 # prints OK and warnings otherwise. After an intended change: contracts-snapshot, and commit.
 contracts-check: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat check
+	$(BIN)/python -m shared.contracttools.compat check
 
 contracts-snapshot: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat snapshot
+	$(BIN)/python -m shared.contracttools.compat snapshot
 
 # docs/CONTRACTS.md: every method and event, its schema and who reads what of it.
 contracts-docs: $(STAMP)
-	$(BIN)/python -m shared.contracts.compat docs
+	$(BIN)/python -m shared.contracttools.compat docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, request
 from shared.contracts.bus import Envelope, EventBatch, FetchEvents
 from shared.events.follow import Follower, Source
 from shared.messaging import Call, RpcClient, new_context
+from shared.money import format_money
 
 from .api import documented, parse
 from .errors import ApiError
@@ -38,8 +39,8 @@ def summary(topic: str, payload: dict[str, Any]) -> str:
     order = payload.get("order_id")
     if topic == "order.placed":
         items = sum(line["quantity"] for line in payload["lines"])
-        return f"order {order} placed: {items} item(s), {payload['total'] / 100:.2f} " \
-               f"{payload['currency']}"
+        return f"order {order} placed: {items} item(s), " \
+               f"{format_money(payload['total'], payload['currency'])}"
     if topic == "stock.reserved":
         return f"stock reserved for order {order}"
     if topic == "stock.rejected":
@@ -56,7 +57,8 @@ def summary(topic: str, payload: dict[str, Any]) -> str:
 
 def _sse(event: Envelope) -> str:
     payload = json.loads(bytes(event.payload))
-    body = StreamedEvent(publisher=event.publisher, seq=event.seq, topic=event.topic,
+    body = StreamedEvent(publisher=event.publisher, seq=event.seq, id=event.id,
+                         topic=event.topic, version=event.version,
                          occurred_at=event.occurred_at, summary=summary(event.topic, payload),
                          payload=payload, trace=event.trace)
     return (f"id: {event.publisher}:{event.seq}\nevent: {event.topic}\n"

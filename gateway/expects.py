@@ -7,7 +7,7 @@ fields per topic for `summary`; the rest of the payload is passed through undeco
 """
 
 from shared.config import DEFAULT_PORTS, EVENT_PORTS
-from shared.contracts.expectations import FOLLOWER_READS, Expects
+from shared.contracttools.expectations import FOLLOWER_READS, Expects
 
 _PROMOTION = ("id", "name", "kind", "value", "scope", "product_id", "category", "code")
 _CUSTOMER = ("customer.name", "customer.email", "customer.phone")

@@ -25,7 +25,16 @@ from shared.messaging import Call, RpcError
 from .api import documented, json_response, page_deadline_ms, parse, parse_body, required, trace_id
 from .clients import rpc
 from .errors import RPC_STATUS, ApiError
-from .schemas import CreateOrder, Money, OrderCreated, OrderPath
+from .schemas import (
+    CreateOrder,
+    Money,
+    OrderCreated,
+    OrderDetail,
+    OrderLineDetail,
+    OrderListItem,
+    OrderListResponse,
+    OrderPath,
+)
 
 bp = Blueprint("orders", __name__, url_prefix="/api")
 
@@ -97,9 +106,19 @@ def place_order() -> Response:
     return response
 
 
+def _detail(order: Order) -> OrderDetail:
+    """The order as the API shows it: every amount a Money in the order's currency."""
+    lines = [OrderLineDetail(line.product_id, line.name, line.quantity,
+                             Money(line.unit_price, order.currency),
+                             Money(line.final_unit_price, order.currency), line.promotion_id)
+             for line in order.lines]
+    return OrderDetail(order.order_id, order.status, order.customer, lines,
+                       Money(order.total, order.currency), order.created_at, order.timeline)
+
+
 @bp.get("/orders/<order_id>")
 @documented("One order: lines, totals, status and the timeline of every service's reaction.",
-            Order, path=OrderPath, errors=(400, 404, 503))
+            OrderDetail, path=OrderPath, errors=(400, 404, 503))
 def get_order(order_id: str) -> Response:
     oid = parse("path", {"order_id": order_id}, OrderPath).order_id
     deadline = page_deadline_ms()
@@ -107,14 +126,17 @@ def get_order(order_id: str) -> Response:
                            deadline, trace_id())[0]
     if outcome.error == "not_found":
         raise ApiError(RPC_STATUS["not_found"], "not_found", f"order {oid} does not exist")
-    return json_response(required(outcome, "orders"))
+    return json_response(_detail(required(outcome, "orders")))
 
 
 @bp.get("/orders")
-@documented("Orders, newest first; filter by status.", OrderPage, query=ListOrders,
+@documented("Orders, newest first; filter by status.", OrderListResponse, query=ListOrders,
             errors=(400, 503))
 def list_orders() -> Response:
     query = parse("query", request.args, ListOrders)
     deadline = page_deadline_ms()
-    return json_response(rpc().call(Call("orders", "list_orders", query, OrderPage), deadline,
-                                    trace_id()))
+    page: OrderPage = rpc().call(Call("orders", "list_orders", query, OrderPage), deadline,
+                                 trace_id())
+    items = [OrderListItem(o.order_id, o.status, Money(o.total, o.currency), o.created_at)
+             for o in page.items]
+    return json_response(OrderListResponse(items, page.page, page.page_size, page.total))

@@ -6,16 +6,20 @@ from typing import Annotated, Any
 
 import msgspec
 
+from shared.contracts.base import Currency, MinorUnits
 from shared.contracts.discount import PromoCode, Promotion
 from shared.contracts.events import Customer
+from shared.contracts.orders import OrderStatus, TimelineEntry
 from shared.contracts.product import Category, Product
 
 PositiveId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 
 
 class Money(msgspec.Struct, frozen=True):
-    amount: int
-    currency: str
+    """Every amount of money the API answers, in this one shape: 7079 USD is $70.79."""
+
+    amount: MinorUnits
+    currency: Currency
 
 
 class StockSection(msgspec.Struct, frozen=True):
@@ -104,12 +108,50 @@ class OrderPath(msgspec.Struct, frozen=True):
     order_id: PositiveId
 
 
+class OrderLineDetail(msgspec.Struct, frozen=True):
+    product_id: int
+    name: str
+    quantity: int
+    unit_price: Money  # base price at order time
+    final_unit_price: Money  # after the promotion: what the customer pays
+    promotion_id: int | None
+
+
+class OrderDetail(msgspec.Struct, frozen=True):
+    """GET /api/orders/{id}."""
+
+    order_id: int
+    status: OrderStatus
+    customer: Customer
+    lines: list[OrderLineDetail]
+    total: Money
+    created_at: str
+    timeline: list[TimelineEntry]
+
+
+class OrderListItem(msgspec.Struct, frozen=True):
+    order_id: int
+    status: OrderStatus
+    total: Money
+    created_at: str
+
+
+class OrderListResponse(msgspec.Struct, frozen=True):
+    items: list[OrderListItem]
+    page: int
+    page_size: int
+    total: int  # orders that match, over every page
+
+
 class StreamedEvent(msgspec.Struct, frozen=True):
-    """The `data` of one Server-Sent Event (`id` is publisher:seq, `event` the topic)."""
+    """The `data` of one Server-Sent Event (whose `id` is publisher:seq, `event` the topic):
+    the fields of the event's envelope on the bus, the payload decoded, and a summary."""
 
     publisher: str
     seq: int
+    id: str
     topic: str
+    version: int
     occurred_at: str
     summary: str
     payload: dict[str, Any]

@@ -15,8 +15,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from shared.catalog_seed import products
+from shared.config import free_port
 
-from .support import Platform, free_port, wait_for
+from .support import Platform, wait_for
 
 # What placing an order needs, and the two notifiers.
 SHOP = ("product", "pricing", "discount", "inventory", "orders", "email", "sms")

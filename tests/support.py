@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
 from shared.config import ALL_SERVICES, DEFAULT_PORTS, loopback_env
+from shared.db import make_engine
+from shared.events.models import EventsBase
 from shared.messaging import Call, RpcClient, RpcError, new_context
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
+
+
+@contextmanager
+def memory_sessions() -> Iterator[Callable[[str], Session]]:
+    """`session_for(service)`: a session on a fresh in-memory SQLite database holding that
+    service's tables and the event tables (for handlers called directly); all closed after."""
+    opened: list[tuple[Engine, Session]] = []
+
+    def session_for(service: str) -> Session:
+        engine = make_engine("sqlite:///:memory:")
+        for metadata in (importlib.import_module(f"services.{service}.models").Base.metadata,
+                         EventsBase.metadata):
+            metadata.create_all(engine)
+        db = Session(engine, expire_on_commit=False)
+        opened.append((engine, db))
+        return db
+
+    try:
+        yield session_for
+    finally:
+        for engine, db in opened:
+            db.close()
+            engine.dispose()
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
--- One database per service (no service reads another's tables; see ARCHITECTURE.md, 7).
+-- One database per service: no service reads another's tables.
 -- The postgres image runs this once, when its data volume is first initialised; the
 -- services then create their own tables and seed their data on start (idempotent).
 -- Add a line here (and in deploy/kubernetes/components/postgres/init.sql, its copy) for a new service.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from shared.contracts.bus import Envelope
 from shared.contracts.events import OrderConfirmed, OrderRejected
 from shared.contracts.notifications import ListSent, SentList
+from shared.money import format_money
 from shared.notifications import Kind, send_once, sent_list
 from shared.runtime import Service
 
@@ -34,7 +35,7 @@ def send_confirmation(event: OrderConfirmed, db: Session, envelope: Envelope,
     """Email the customer that the order is confirmed."""
     lines = "\n".join(f"  {line.quantity} x {line.name}" for line in event.lines)
     body = (f"Hello {event.customer.name},\n\nyour order {event.order_id} is confirmed:\n"
-            f"{lines}\nTotal: {event.total / 100:.2f} {event.currency}\n\nZeroShop")
+            f"{lines}\nTotal: {format_money(event.total, event.currency)}\n\nZeroShop")
     _send(db, sender, envelope, event.order_id, "confirmation", event.customer.email,
           f"Order {event.order_id} confirmed", body)
 

@@ -1,6 +1,6 @@
 """What inventory reads of the events it handles (checked by `make contracts-check`)."""
 
-from shared.contracts.expectations import Expects, follows
+from shared.contracttools.expectations import Expects, follows
 
 EXPECTS = Expects(
     consumer="inventory",

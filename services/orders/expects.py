@@ -4,7 +4,7 @@ Each handler finds the order by `order_id` and adds a timeline entry; the envelo
 `occurred_at` (read through fetch_events) dates it.
 """
 
-from shared.contracts.expectations import Expects, follows
+from shared.contracttools.expectations import Expects, follows
 
 EXPECTS = Expects(
     consumer="orders",

@@ -37,6 +37,7 @@ from shared.contracts.orders import (
 from shared.errors import Conflict, NotFound
 from shared.events import emit
 from shared.events.outbox import now_iso
+from shared.money import format_money
 from shared.runtime import Service
 
 from .models import OrderLineRow, OrderRow, TimelineRow
@@ -95,8 +96,8 @@ def place_order(params: PlaceOrder, db: Session) -> OrderAccepted:
                             promotion_id=line.promotion_id)
                for n, line in enumerate(params.lines, start=1))
     _note(db, order.id, "orders", "order.placed",
-          f"{sum(line.quantity for line in params.lines)} item(s), total {total} "
-          f"{params.currency}", at=order.created_at)
+          f"{sum(line.quantity for line in params.lines)} item(s), total "
+          f"{format_money(total, params.currency)}", at=order.created_at)
     emit(db, OrderPlaced(order_id=order.id, customer=params.customer, lines=list(params.lines),
                          total=total, currency=params.currency))
     return _accepted(order, created=True)

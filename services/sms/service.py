@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from shared.contracts.bus import Envelope
 from shared.contracts.events import OrderConfirmed, OrderRejected
 from shared.contracts.notifications import ListSent, SentList
+from shared.money import format_money
 from shared.notifications import Kind, send_once, sent_list
 from shared.runtime import Service
 
@@ -34,7 +35,7 @@ def send_confirmation(event: OrderConfirmed, db: Session, envelope: Envelope,
     """Text the customer that the order is confirmed."""
     _send(db, sender, envelope, event.order_id, "confirmation", event.customer.phone,
           f"ZeroShop: order {event.order_id} confirmed, total "
-          f"{event.total / 100:.2f} {event.currency}.")
+          f"{format_money(event.total, event.currency)}.")
 
 
 @svc.on(OrderRejected)

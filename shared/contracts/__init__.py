@@ -1,10 +1,12 @@
-"""The one source of truth for every RPC method (and, later, every event).
+"""The one source of truth for every RPC method and every event: schemas only.
 
 Services are checked against these at start; the gateway decodes replies with them; the
-OpenAPI document and the contract tests are generated from them.
+OpenAPI document and the contract tests are generated from them. The tooling that checks,
+exports and documents them lives beside this package, in `shared/contracttools/`.
 """
 
-from .base import COMMON_ERRORS, Health, Method, NoParams, Params, Record, ServiceContract
+from .base import COMMON_ERRORS, Health, Method, NoParams, Params, Record
+from .contract import ServiceContract
 from .discount import DISCOUNT
 from .events import TOPIC_OF, TOPICS, Event, Topic
 from .inventory import INVENTORY

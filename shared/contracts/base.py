@@ -1,8 +1,8 @@
-"""Building blocks of the contracts: message bases, method specs, service contracts."""
+"""Building blocks of the contracts: message bases, common types, the method spec."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, dataclass_transform
 
 import msgspec
@@ -48,29 +48,3 @@ class Method:
     summary: str
     example: Params
     errors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ServiceContract:
-    """Everything a service answers; the runtime checks the handlers against it."""
-
-    name: str
-    summary: str
-    methods: dict[str, Method] = field(default_factory=dict)
-    publishes: tuple[str, ...] = ()  # topics
-    consumes: tuple[str, ...] = ()  # topics
-
-    def __post_init__(self) -> None:
-        from .bus import CONSUMER_METHODS, PUBLISHER_METHODS  # bus builds on this module
-
-        builtins = [Method("health", NoParams, Health, "Liveness and the list of methods.",
-                           NoParams())]
-        builtins += PUBLISHER_METHODS if self.publishes else ()
-        builtins += CONSUMER_METHODS if self.consumes else ()
-        for method in builtins:
-            self.methods.setdefault(method.name, method)
-
-
-def contract(name: str, summary: str, *methods: Method, publishes: tuple[str, ...] = (),
-             consumes: tuple[str, ...] = ()) -> ServiceContract:
-    return ServiceContract(name, summary, {m.name: m for m in methods}, publishes, consumes)

@@ -15,17 +15,26 @@ from .base import Method, Params, Record
 Seq = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class Envelope(Record):
-    """One event as stored in the outbox and sent on the wire."""
+def _about(text: str) -> msgspec.Meta:
+    return msgspec.Meta(description=text)
 
-    publisher: str
-    seq: int  # per publisher, gap-free, starting at 1
-    id: str  # UUID, unique across publishers
-    topic: str
-    version: int
-    occurred_at: str  # ISO 8601, UTC
-    payload: msgspec.Raw  # decoded by the consumer into the topic's payload type
-    trace: str | None = None
+
+class Envelope(Record):
+    """One event as stored in the outbox and sent on the wire (PUB and fetch_events).
+
+    docs/CONTRACTS.md describes it from these descriptions (`make contracts-docs`)."""
+
+    publisher: Annotated[str, _about("The service that published it")]
+    seq: Annotated[int, _about("Per publisher, from 1, without gaps: a gap means events to "
+                               "fetch")]
+    id: Annotated[str, _about("UUID, unique across publishers; the idempotency key of the "
+                              "notifications it causes")]
+    topic: Annotated[str, _about("What happened, e.g. `order.placed`")]
+    version: Annotated[int, _about("The version of the topic's payload schema")]
+    occurred_at: Annotated[str, _about("ISO 8601, UTC: when the publisher's handler emitted it")]
+    payload: Annotated[msgspec.Raw, _about("The topic's payload (see each topic below), decoded "
+                                           "by the consumer")]
+    trace: Annotated[str | None, _about("The trace id of the request that led to it")] = None
 
 
 class FetchEvents(Params):

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .base import Method, Params, ProductId, ProductIds, Record, contract
+from .base import Method, Params, ProductId, ProductIds, Record
+from .contract import contract
 
 PromoCode = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern="^[A-Z0-9-]+$")]
 

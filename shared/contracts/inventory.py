@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Method, Params, ProductId, ProductIds, Record, contract
+from .base import Method, Params, ProductId, ProductIds, Record
+from .contract import contract
 
 
 class Stock(Record):

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .base import Method, Params, Record, ServiceContract, contract
+from .base import Method, Params, Record
+from .contract import ServiceContract, contract
 
 
 class SentNotification(Record):

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .base import Currency, Method, MinorUnits, Params, Record, contract
+from .base import Currency, Method, MinorUnits, Params, Record
+from .contract import contract
 from .events import Customer, OrderLine
 
 OrderStatus = Literal["pending", "confirmed", "rejected"]

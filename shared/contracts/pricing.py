@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Currency, Method, MinorUnits, Params, ProductId, ProductIds, Record, contract
+from .base import Currency, Method, MinorUnits, Params, ProductId, ProductIds, Record
+from .contract import contract
 
 
 class Price(Record):

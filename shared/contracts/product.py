@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 
-from .base import Method, NoParams, Params, ProductId, ProductIds, Record, contract
+from .base import Method, NoParams, Params, ProductId, ProductIds, Record
+from .contract import contract
 
 PageNumber = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 PageSize = Annotated[int, msgspec.Meta(ge=1, le=100)]

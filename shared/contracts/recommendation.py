@@ -6,7 +6,8 @@ from typing import Annotated
 
 import msgspec
 
-from .base import Method, Params, ProductId, Record, contract
+from .base import Method, Params, ProductId, Record
+from .contract import contract
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=20)]
 

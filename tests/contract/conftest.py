@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from shared.contracts import SERVICES, TOPICS, ServiceContract
-from shared.contracts.expectations import load as load_expectations
+from shared.contracttools.expectations import load as load_expectations
 
 from ..support import Platform, wait_for
 from .generate import Case, Reads, bad_params, error_cases, unknown_id

@@ -12,7 +12,7 @@ from typing import Any
 
 from msgspec import inspect
 
-from shared.contracts.schemas import join, tokens
+from shared.contracttools.schemas import join, tokens
 
 
 class UndeclaredRead(Exception):

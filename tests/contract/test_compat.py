@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from shared.contracts.classify import Finding, compare
-from shared.contracts.compat import Outcome, check, report
-from shared.contracts.docs import CONTRACTS_MD, render
-from shared.contracts.snapshot import SNAPSHOT, dump, export, read
+from shared.contracttools.classify import Finding, compare
+from shared.contracttools.compat import Outcome, check, report
+from shared.contracttools.docs import CONTRACTS_MD, render
+from shared.contracttools.snapshot import SNAPSHOT, dump, export, read
 
 Doc = dict[str, Any]
 
@@ -194,7 +194,7 @@ class TestTheCommand:
         doc["consumers"]["gateway"]["rpc"]["product.get"].append("sku")
         (tmp_path / "snapshot.json").write_text(json.dumps(doc))
         result = subprocess.run(
-            [sys.executable, "-m", "shared.contracts.compat", "check", "--snapshot",
+            [sys.executable, "-m", "shared.contracttools.compat", "check", "--snapshot",
              str(tmp_path / "snapshot.json")], capture_output=True, text=True, timeout=60)
         assert result.returncode == 1, result.stdout + result.stderr
         assert "BREAKING  product.get result `sku`: field removed -> breaks gateway" in (

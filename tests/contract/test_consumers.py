@@ -20,14 +20,18 @@ from sqlalchemy.orm import Session
 from gateway.events import summary
 from shared.contracts import SERVICES, TOPICS
 from shared.contracts.bus import Envelope
-from shared.contracts.expectations import load as load_expectations
-from shared.contracts.expectations import verify_consumes, verify_errors, verify_event, verify_rpc
-from shared.contracts.schemas import resolve
-from shared.contracts.snapshot import export
-from shared.db import make_engine
-from shared.events.models import EventsBase
+from shared.contracttools.expectations import load as load_expectations
+from shared.contracttools.expectations import (
+    verify_consumes,
+    verify_errors,
+    verify_event,
+    verify_rpc,
+)
+from shared.contracttools.schemas import resolve
+from shared.contracttools.snapshot import export
 from shared.events.outbox import now_iso
 
+from ..support import memory_sessions
 from .declared import build
 from .samples import PLACE
 
@@ -91,27 +95,18 @@ class _Sender:
 def db_of() -> Iterator[Any]:
     """`db_of(service)`: a session on a fresh in-memory database with that service's tables,
     seeded, plus the order the contract's place_order example makes (for orders)."""
-    opened: list[tuple[Any, Session]] = []
+    with memory_sessions() as session_for:
+        def make(name: str) -> Session:
+            module = importlib.import_module(f"services.{name}.service")
+            db = session_for(name)
+            if hasattr(module, "seed"):
+                module.seed(db)
+            if name == "orders":  # its handlers look the order up: make order 1
+                module.place_order(PLACE, db)
+            db.flush()
+            return db
 
-    def make(name: str) -> Session:
-        module = importlib.import_module(f"services.{name}.service")
-        engine = make_engine("sqlite:///:memory:")
-        for metadata in (importlib.import_module(f"services.{name}.models").Base.metadata,
-                         EventsBase.metadata):
-            metadata.create_all(engine)
-        db = Session(engine, expire_on_commit=False)
-        opened.append((engine, db))
-        if hasattr(module, "seed"):
-            module.seed(db)
-        if name == "orders":  # its handlers look the order up: make order 1
-            module.place_order(PLACE, db)
-        db.flush()
-        return db
-
-    yield make
-    for engine, db in opened:
-        db.close()
-        engine.dispose()
+        yield make
 
 
 class TestHandlersUseOnlyWhatTheyDeclare:

@@ -17,7 +17,7 @@ import pytest
 from shared.catalog_seed import products
 from shared.contracts import SERVICES, TOPICS
 from shared.contracts.events import OrderLine
-from shared.contracts.expectations import load as load_expectations
+from shared.contracttools.expectations import load as load_expectations
 
 from ..support import Platform, wait_for
 from .provider import schema_errors, validator

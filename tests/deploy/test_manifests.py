@@ -2,9 +2,11 @@
 
 - Kubernetes: `kubectl kustomize` renders each overlay; every object passes the API's
   JSON schema (strict: unknown fields fail) and the platform's own invariants.
-- Compose: docker-compose.yml passes the Compose specification's JSON schema (the copy
-  vendored by check-jsonschema) and agrees with the runtime contract (ports, endpoints,
-  events, one image, one database per service).
+- Compose: docker-compose.yml passes the schemas of both tools a user may run it with:
+  Compose v2 (`docker compose`, the Compose specification's schema as vendored by
+  check-jsonschema) and docker-compose 1.29 (Debian 12's package, its own schema, vendored
+  here); and it agrees with the runtime contract (ports, endpoints, events, one image, one
+  database per service).
 - The Dockerfile and .dockerignore keep what `pip install .` needs.
 
 Ports come from shared.config and who publishes and consumes what from shared.contracts,
@@ -398,16 +400,39 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
+def schema_problems(validator: Any, document: Any) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+            for e in validator.iter_errors(document)]
+
+
 class TestComposeFile:
-    def test_it_matches_the_compose_specification(self, compose):
+    def test_compose_v2_accepts_it(self, compose):
+        """`docker compose` validates against the Compose specification's schema."""
         require(_compose_schema() is not None, "the Compose specification schema "
                 "(vendored by the check-jsonschema package)", "pip install check-jsonschema")
         import jsonschema
 
         validator = jsonschema.Draft202012Validator(_compose_schema(),
                                                     format_checker=jsonschema.FormatChecker())
-        problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-                    for e in validator.iter_errors(compose)]
+        problems = schema_problems(validator, compose)
+        assert not problems, "docker-compose.yml:\n" + "\n".join(problems)
+
+    def test_docker_compose_1_29_accepts_it(self, compose):
+        """docker-compose 1.29 validates as its compose/config/validation.py does: its own
+        schema with Draft 4, its `ports` and `expose` formats, then each service's
+        constraints. It knows no top-level `name:`, so the file must not have one."""
+        import jsonschema
+
+        schema = json.loads(COMPOSE_1_29_SCHEMA.read_text())
+        formats = jsonschema.FormatChecker(())
+        formats.checks("ports")(lambda v: bool(_PORTS_1_29.match(str(v))))
+        formats.checks("expose")(lambda v: not isinstance(v, str)
+                                 or bool(re.match(r"^\d+(\-\d+)?(\/[a-zA-Z]+)?$", v)))
+        problems = schema_problems(jsonschema.Draft4Validator(schema, format_checker=formats),
+                                   compose)
+        constraints = jsonschema.Draft4Validator(schema["definitions"]["constraints"]["service"])
+        problems += [f"services/{name}: {p}" for name, service in compose["services"].items()
+                     for p in schema_problems(constraints, service)]
         assert not problems, "docker-compose.yml:\n" + "\n".join(problems)
 
     def test_the_platform_services_are_all_there_under_their_own_names(self, compose):
@@ -504,6 +529,13 @@ class TestComposeFile:
                             f"tcp://127.0.0.1:{DEFAULT_PORTS[name]}"], name
         assert compose["services"]["gateway"]["depends_on"]["product"]["condition"] \
             == "service_healthy"
+
+
+# compose/config/compose_spec.json of docker-compose 1.29.2 (Apache-2.0), as Debian 12's
+# `docker-compose` package installs it; and the port syntax its docker SDK accepts.
+COMPOSE_1_29_SCHEMA = Path(__file__).with_name("docker-compose-1.29.2-schema.json")
+_PORTS_1_29 = re.compile(r"^((\[[0-9a-fA-F:]+\]|[0-9.]+):)?(\d+(-\d+)?:)?\d+(-\d+)?"
+                         r"(/(tcp|udp|sctp))?$")
 
 
 def _compose_schema() -> dict[str, Any] | None:

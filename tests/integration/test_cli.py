@@ -1,5 +1,5 @@
 """The `zeroshop` command as a user runs it: `up` starts and stops everything; ping, call,
-status."""
+status; and `./zeroshop`, the launcher the README uses."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from shared.config import ALL_SERVICES
 from ..support import Platform, base_env, wait_for
 
 ZEROSHOP = [sys.executable, "-m", "shared.cli"]
+LAUNCHER = Path(__file__).resolve().parents[2] / "zeroshop"
 
 
 class RunningUp:
@@ -211,3 +212,21 @@ class TestPingCallStatus:
         lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
         assert "up" in lines["product"] and "DOWN" in lines["pricing"]
         assert "DOWN" in lines["gateway"]
+
+
+class TestLauncher:
+    """`./zeroshop` installs .venv if needed (here it is), then is the CLI itself."""
+
+    def test_it_runs_the_cli_quietly_once_installed(self) -> None:
+        result = subprocess.run([str(LAUNCHER), "--help"], cwd=LAUNCHER.parent,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "dead-letters" in result.stdout and "events" in result.stdout
+        assert result.stderr == ""  # no install step, no make chatter
+
+    def test_it_passes_arguments_and_the_exit_code_from_any_folder(self, tmp_path: Path) -> None:
+        result = subprocess.run([str(LAUNCHER), "ping", "pricing", "--endpoint",
+                                 "tcp://127.0.0.1:1", "--timeout-ms", "200"], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert "pricing at tcp://127.0.0.1:1" in result.stderr

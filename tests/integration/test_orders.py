@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.catalog_seed import products
+from shared.catalog_seed import SeedProduct, products
 
 from ..support import Platform, wait_for
 
@@ -59,12 +59,16 @@ class TestHappyPath:
             ("orders", "order.placed"), ("inventory", "stock.reserved"),
             ("orders", "order.confirmed")]
         assert sorted(e["service"] for e in order["timeline"][3:]) == ["email", "sms"]
-        # Totals were priced at order time and stored.
-        assert order["total"] == sum(line["final_unit_price"] * line["quantity"]
-                                     for line in order["lines"])
-        assert created["total"]["amount"] == order["total"]
+        # Totals were priced at order time and stored; every amount is one Money shape.
+        assert order["total"] == created["total"] == {
+            "amount": sum(line["final_unit_price"]["amount"] * line["quantity"]
+                          for line in order["lines"]), "currency": "USD"}
         for line, product in zip(order["lines"], (first, second), strict=True):
-            assert line["unit_price"] == product.price and line["name"] == product.name
+            assert line["unit_price"] == {"amount": product.price, "currency": "USD"}
+            assert line["name"] == product.name
+        listed = shop.get("/api/orders?page_size=100")[1]["items"]
+        assert next(o for o in listed if o["order_id"] == created["order_id"])["total"] \
+            == created["total"]
         # Stock went down by exactly the quantities.
         after = {p.id: shop.get(f"/api/products/{p.id}")[1]["inventory"]["available"]
                  for p in (first, second)}
@@ -121,6 +125,45 @@ class TestIdempotency:
         status, body = place(shop, [{"product_id": IN_STOCK[5].id, "quantity": 2}],
                              **{"Idempotency-Key": "k2"})
         assert status == 409 and body["error"]["code"] == "conflict"
+
+
+class TestPromoCodes:
+    """README's promotions: one per product, the most specific first (the product's own,
+    then the order's code, then its category's); WELCOME10 is the demo code."""
+
+    HOME = next(p for p in IN_STOCK if p.category == "Home")  # no promotion of its own
+    BOOK = next(p for p in IN_STOCK if p.category == "Books" and p.id != 1)  # 15% category
+    DEAL = products()[0]  # product 1: 30% off, its own
+
+    def total(self, shop: Platform, product: SeedProduct, code: str | None = None) -> int:
+        body = {"customer": ADA, "items": [{"product_id": product.id, "quantity": 1}],
+                **({"promo_code": code} if code else {})}
+        status, created, _ = shop.post("/api/orders", body)
+        assert status == 201, created
+        return int(created["total"]["amount"])
+
+    def test_welcome10_takes_ten_percent_off(self, shop: Platform) -> None:
+        price = self.HOME.price
+        assert self.total(shop, self.HOME, "WELCOME10") == price - price * 10 // 100
+
+    def test_a_products_own_promotion_wins_over_the_code(self, shop: Platform) -> None:
+        deal = self.DEAL.price - self.DEAL.price * 30 // 100
+        assert self.total(shop, self.DEAL, "WELCOME10") == self.total(shop, self.DEAL) == deal
+
+    def test_the_code_replaces_a_category_promotion(self, shop: Platform) -> None:
+        price = self.BOOK.price
+        assert self.total(shop, self.BOOK) == price - price * 15 // 100
+        assert self.total(shop, self.BOOK, "WELCOME10") == price - price * 10 // 100
+
+    def test_an_unknown_code_prices_the_order_as_without_one(self, shop: Platform) -> None:
+        assert self.total(shop, self.HOME, "NO-SUCH-CODE") == self.HOME.price
+        assert self.total(shop, self.BOOK, "NO-SUCH-CODE") == self.total(shop, self.BOOK)
+
+    def test_a_malformed_code_is_a_422_naming_it(self, shop: Platform) -> None:
+        status, body, _ = shop.post("/api/orders", {
+            "customer": ADA, "items": [{"product_id": self.HOME.id, "quantity": 1}],
+            "promo_code": "welcome10"})
+        assert status == 422 and "promo_code" in body["error"]["message"], body
 
 
 class TestBadOrders:

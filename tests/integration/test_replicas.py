@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from shared.catalog_seed import products
+from shared.config import free_port
 from shared.messaging import Call, RpcClient, new_context
 from shared.supervisor import ProcessGroup
 
 from ..conftest import _backend
-from ..support import base_env, free_port
+from ..support import base_env
 
 
 @pytest.fixture

@@ -105,3 +105,11 @@ class TestOperations:
         size = next(p for p in spec["paths"]["/api/products"]["get"]["parameters"]
                     if p["name"] == "page_size")
         assert size["schema"]["maximum"] == 100
+
+    def test_every_amount_of_money_in_the_api_has_the_one_money_shape(
+            self, platform: Platform) -> None:
+        schemas = platform.get("/openapi.json")[1]["components"]["schemas"]
+        assert set(schemas["Money"]["properties"]) == {"amount", "currency"}
+        # A currency beside a bare integer elsewhere would be a second shape of money.
+        assert [name for name, schema in schemas.items()
+                if "currency" in schema.get("properties", {})] == ["Money"]

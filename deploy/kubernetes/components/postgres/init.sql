@@ -1,4 +1,4 @@
--- One database per service (no service reads another's tables; see ARCHITECTURE.md, 7).
+-- One database per service: no service reads another's tables.
 -- Runs once, when the postgres volume is first initialised; the services then create
 -- their own tables and seed their data on start (idempotent).
 -- A copy of deploy/postgres/init.sql (kustomize reads no file outside its folder);

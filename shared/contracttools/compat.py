@@ -1,9 +1,9 @@
 """Compatibility check: the working tree's contracts against the committed snapshot, and
 every consumer's expectations against the working tree (policy: classify.py).
 
-    python -m shared.contracts.compat check [--snapshot PATH]   # make contracts-check
-    python -m shared.contracts.compat snapshot                   # make contracts-snapshot
-    python -m shared.contracts.compat docs                       # make contracts-docs
+    python -m shared.contracttools.compat check [--snapshot PATH]   # make contracts-check
+    python -m shared.contracttools.compat snapshot                   # make contracts-snapshot
+    python -m shared.contracttools.compat docs                       # make contracts-docs
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def report(outcome: Outcome) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.contracts.compat",
+    parser = argparse.ArgumentParser(prog="python -m shared.contracttools.compat",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("check", "snapshot", "docs"))
     parser.add_argument("--snapshot", type=Path, default=SNAPSHOT,

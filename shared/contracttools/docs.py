@@ -43,7 +43,11 @@ def render(doc: Schema) -> str:
             out.append(f"| `{method}`: {spec['summary']} | {_inline(doc, spec['params'])} | "
                        f"{_type_link(doc, spec['result'])} | {_list(spec['errors']) or '-'} | "
                        f"{'<br>'.join(readers) or '-'} |")
-    out += ["", "## Events", ""]
+    out += ["", "## Events", "", "### The event envelope", "",
+            f"Every event travels in one envelope, {_type_link(doc, doc['envelope'])}, on PUB "
+            f"and in `fetch_events` answers; `GET /api/events` and `./zeroshop events --json` "
+            f"show the same fields, the payload decoded, plus a one-line `summary`:", "",
+            *_fields(doc, doc["envelope"]), ""]
     for topic, event in doc["events"].items():
         readers = [f"- {r}" for r in _readers({c: d["events"][topic]
                                                   for c, d in consumers.items()

@@ -1,5 +1,6 @@
-"""Export every contract as JSON Schema: methods (params, result, errors), events (topic,
-publishers, version, payload) and what each consumer reads, in one deterministic document.
+"""Export every contract as JSON Schema: methods (params, result, errors), the event envelope,
+events (topic, publishers, version, payload) and what each consumer reads, in one
+deterministic document.
 
 The committed copy (docs/contracts.snapshot.json) is what deployed code was built against;
 `make contracts-check` compares the working tree with it.
@@ -13,7 +14,9 @@ from typing import Any
 
 import msgspec
 
-from . import COMMON_ERRORS, SERVICES, TOPICS
+from shared.contracts import COMMON_ERRORS, SERVICES, TOPICS
+from shared.contracts.bus import Envelope
+
 from .expectations import ROOT, Expects
 from .expectations import load as load_expectations
 
@@ -28,7 +31,7 @@ def export(consumers: list[Expects] | None = None) -> dict[str, Any]:
     consumers = load_expectations() if consumers is None else consumers
     methods = [(s, m) for s, c in SERVICES.items() for m in c.methods.values()]
     types = [t for _, m in methods for t in (m.params, m.result)]
-    types += [t.payload for t in TOPICS.values()]
+    types += [Envelope, *(t.payload for t in TOPICS.values())]
     refs, components = msgspec.json.schema_components(types, ref_template=REF)
     ref = dict(zip(types, refs, strict=True))
     return {
@@ -42,6 +45,7 @@ def export(consumers: list[Expects] | None = None) -> dict[str, Any]:
                                  "result": ref[m.result], "errors": list(m.errors)}
                         for m in c.methods.values()},
         } for name, c in SERVICES.items()},
+        "envelope": ref[Envelope],
         "events": {name: {"summary": t.summary, "version": t.version,
                           "publishers": list(t.publishers), "payload": ref[t.payload]}
                    for name, t in TOPICS.items()},
