@@ -18,7 +18,14 @@ from shared import running
 from shared.config import ALL_SERVICES, DEFAULT_PORTS, GatewayConfig, data_dir, endpoint_for
 from shared.contracts import SERVICES, Health, NoParams
 from shared.messaging import Call
-from shared.restarts import Restarter, RestartPolicy, Watched
+from shared.restarts import (
+    CRASH_LOOP,
+    READY,
+    STARTING,
+    Restarter,
+    RestartPolicy,
+    Watched,
+)
 from shared.supervisor import Child, ProcessGroup, StartError
 
 from . import main
@@ -44,9 +51,12 @@ def up(services: str) -> None:
     env = dict(os.environ)
     folder = data_dir(env)
 
-    def changed(_watched: Watched, message: str) -> None:  # a death, a restart, a crash loop
+    def changed(watched: Watched, message: str) -> None:  # a death, a restart, a crash loop
         click.echo(message, err=True)
         _save(restarter, folder)
+        if watched.state == CRASH_LOOP:  # the start-up table again: what runs, what gave up
+            now = time.monotonic()
+            table([(w.name, w.endpoint, w.describe(now)) for w in restarter.watched.values()])
     restarter = Restarter(group, RestartPolicy(), changed)
     try:
         click.echo(f"starting {', '.join(names)} and the gateway ...", err=True)
@@ -147,8 +157,9 @@ def status(timeout_ms: int) -> None:
     else:
         for row in rows:
             process = supervised.processes.get(row[0])
-            row += [str(process.pid), str(process.restarts), process.detail] if process else \
-                ["-", "-", "not started by zeroshop up"]
+            alive = process is not None and process.state in (STARTING, READY)
+            row += [str(process.pid) if alive else "-", str(process.restarts), process.detail] \
+                if process else ["-", "-", "not started by zeroshop up"]
         table(rows, ("SERVICE", "ENDPOINT", "STATE", "PID", "RESTARTS", "SUPERVISOR"))
     if not all(o.ok for o in outcomes):
         raise SystemExit(1)

@@ -158,6 +158,8 @@ class TestUp:
                         if line.startswith("discount"))
         assert "DOWN" in discount and "crash loop: gave up after 5 quick deaths" in discount
         assert up.stderr().count("discount restarted") == 4
+        again = up.read_until("crash loop: gave up")  # the table printed again
+        assert any(line.startswith("pricing") and line.endswith("ready") for line in again)
 
     def test_children_die_with_a_killed_up(self, up: RunningUp) -> None:
         up.read_until("ZeroShop is up")
