@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             report = _soak(args, database)
             rows.append(_row(database, number, report))
             held[database] += bool(report["held"])
-            progress(f"{database} run {number}: {rows[-1][-1]} ({rows[-1][4]} orders)")
+            progress(f"{database} run {number}: {rows[-1][-1]} ({rows[-1][4]} orders)"
+                     + (f"\n{report['error']}" if "error" in report else ""))
     command = (f".venv/bin/python -m bench.chaos --runs {args.runs} --duration "
                f"{args.duration:g} --interval {args.interval:g} --databases {args.databases}")
     text = "\n".join([

@@ -45,35 +45,65 @@ def all_ready(platform: running.RunningPlatform | None) -> bool:
         all(p.state == READY for p in platform.processes.values())
 
 
+class ScratchStartError(RuntimeError):
+    """The scratch platform did not start (its log is in the message)."""
+
+
 @contextmanager
 def scratch_platform(environ: dict[str, str], postgres_url: str | None = None,
-                     start_within_s: float = 120.0) -> Iterator[Path]:
-    """Start `zeroshop up` in a temporary folder; yields that folder (its log is `up.log`)."""
+                     start_within_s: float = 120.0, tries: int = 3) -> Iterator[Path]:
+    """Start `zeroshop up` in a temporary folder; yields that folder (its log is `up.log`).
+
+    A port picked free can be taken by another program before our process binds it (a
+    busy machine); such a start is tried again on new ports, up to `tries` times.
+    """
     with tempfile.TemporaryDirectory(prefix="zeroshop-chaos-") as folder:
         data = Path(folder)
-        env = loopback_env(environ, data)
-        env.setdefault("ZEROSHOP_LOG_LEVEL", "WARNING")
         with _databases(postgres_url) as urls:
-            env.update(urls)
-            with (data / "up.log").open("w") as log:
-                up = subprocess.Popen([sys.executable, "-m", "shared.cli", "up"], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-            try:
-                end = time.monotonic() + start_within_s
-                while not all_ready(running.read(data)):
-                    if up.poll() is not None or time.monotonic() > end:
-                        raise RuntimeError("the scratch platform did not start:\n" +
-                                           (data / "up.log").read_text()[-3000:])
-                    time.sleep(0.1)
-                yield data
-            finally:
-                up.send_signal(signal.SIGTERM)
+            for attempt in range(1, tries + 1):
+                env = {**loopback_env(environ, data), **urls}
+                env.setdefault("ZEROSHOP_LOG_LEVEL", "WARNING")
+                up = _start(env, data)
                 try:
-                    up.wait(30)
-                except subprocess.TimeoutExpired:
-                    up.kill()
-                    up.wait()
+                    _wait_ready(up, data, start_within_s)
+                except ScratchStartError:
+                    _stop(up)
+                    if attempt == tries or "cannot bind" not in _log(data):
+                        raise
+                    continue
+                try:
+                    yield data
+                finally:
+                    _stop(up)
+                return
+
+
+def _start(env: dict[str, str], data: Path) -> subprocess.Popen[bytes]:
+    with (data / "up.log").open("w") as log:
+        return subprocess.Popen([sys.executable, "-m", "shared.cli", "up"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _log(data: Path) -> str:
+    return (data / "up.log").read_text()
+
+
+def _wait_ready(up: subprocess.Popen[bytes], data: Path, within_s: float) -> None:
+    end = time.monotonic() + within_s
+    while not all_ready(running.read(data)):
+        if up.poll() is not None or time.monotonic() > end:
+            raise ScratchStartError("the scratch platform did not start:\n" +
+                                    _log(data)[-3000:])
+        time.sleep(0.1)
+
+
+def _stop(up: subprocess.Popen[bytes]) -> None:
+    up.send_signal(signal.SIGTERM)
+    try:
+        up.wait(30)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        up.wait()
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import msgspec
 
 from shared import running
 from shared.chaos import ChaosOptions, NotRunning, Report, run_chaos
-from shared.chaos.scratch import scratch_platform
+from shared.chaos.scratch import ScratchStartError, scratch_platform
 from shared.config import ALL_SERVICES, data_dir
 
 from . import main
@@ -65,7 +65,10 @@ def chaos(duration: float, interval: float, stop_share: float, browsers: int, bu
         folder = data_dir(os.environ)
         if scratch:
             click.echo("chaos: starting a scratch platform ...", err=True)
-            folder = stack.enter_context(scratch_platform(dict(os.environ), postgres))
+            try:
+                folder = stack.enter_context(scratch_platform(dict(os.environ), postgres))
+            except ScratchStartError as exc:
+                raise click.ClickException(str(exc)) from None
         try:
             report = run_chaos(lambda: running.read(folder), options,
                                lambda line: click.echo(line, err=True))
