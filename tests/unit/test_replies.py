@@ -13,30 +13,27 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inventory import service as inventory
-from services.inventory.models import Base
 from services.pricing import service as pricing
 from services.pricing.models import Base as PricingBase
 from services.pricing.models import PriceRow
 from shared.db import make_engine, unit_of_work
 from shared.events.consumer import Consumer
-from shared.events.models import EventsBase
-from shared.events.outbox import ensure_counter
 from shared.runtime.replies import ReplyCache
 
-from .test_consumer import placed
+from .test_consumer import placed, sessions  # noqa: F401 - a fixture
 
 
-def ask(service: object, sessions: sessionmaker[Session], method: str, params: dict,
+def ask(service: object, factory: sessionmaker[Session], method: str, params: dict,
         request_id: str = "r") -> dict:
     body = json.dumps({"method": method, "params": params, "id": request_id}).encode()
-    reply = service.dispatch(body, sessions)  # type: ignore[attr-defined]
+    reply = service.dispatch(body, factory)  # type: ignore[attr-defined]
     assert reply is not None
     return dict(json.loads(reply))
 
 
-def price_behind_its_back(sessions: sessionmaker[Session], amount: int) -> None:
+def price_behind_its_back(factory: sessionmaker[Session], amount: int) -> None:
     """A change the service did not make (never done in production: it alone writes)."""
-    with unit_of_work(sessions) as db:
+    with unit_of_work(factory) as db:
         db.execute(update(PriceRow).where(PriceRow.product_id == 1).values(amount=amount))
 
 
@@ -45,11 +42,11 @@ def priced(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url)
     PricingBase.metadata.drop_all(engine)
     PricingBase.metadata.create_all(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with unit_of_work(sessions) as db:
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with unit_of_work(factory) as db:
         pricing.seed(db)
     pricing.svc.replies = ReplyCache()
-    yield sessions
+    yield factory
     PricingBase.metadata.drop_all(engine)
     engine.dispose()
 
@@ -86,20 +83,10 @@ def test_an_answer_computed_across_a_write_is_not_kept() -> None:
 
 
 @pytest.fixture
-def stocked(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    for metadata in (Base.metadata, EventsBase.metadata):
-        metadata.drop_all(engine)
-        metadata.create_all(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with unit_of_work(sessions) as db:
-        inventory.seed(db)
-        ensure_counter(db)
+def stocked(sessions: sessionmaker[Session]) -> sessionmaker[Session]:  # noqa: F811
+    """inventory's tables, seeded (test_consumer's fixture), and a fresh reply cache."""
     inventory.svc.replies = ReplyCache()
-    yield sessions
-    for metadata in (Base.metadata, EventsBase.metadata):
-        metadata.drop_all(engine)
-    engine.dispose()
+    return sessions
 
 
 def test_an_applied_event_makes_the_next_query_read_again(stocked) -> None:
@@ -116,13 +103,13 @@ def test_an_applied_event_makes_the_next_query_read_again(stocked) -> None:
 def test_a_query_on_sqlite_does_not_wait_for_the_write_lock(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'locked.db'}")
     PricingBase.metadata.create_all(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    with unit_of_work(sessions) as db:
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with unit_of_work(factory) as db:
         pricing.seed(db)
     writer = Session(engine)
     writer.execute(update(PriceRow).values(amount=PriceRow.amount))  # holds the write lock
     seen: list[int | None] = []
-    reader = threading.Thread(target=lambda: seen.append(_read_price(sessions)))
+    reader = threading.Thread(target=lambda: seen.append(_read_price(factory)))
     reader.start()
     reader.join(5)  # a BEGIN IMMEDIATE would wait for the writer (up to 30 s)
     read_while_locked = not reader.is_alive()
@@ -133,6 +120,6 @@ def test_a_query_on_sqlite_does_not_wait_for_the_write_lock(tmp_path) -> None:
     assert read_while_locked and seen and seen[0] is not None
 
 
-def _read_price(sessions: sessionmaker[Session]) -> int | None:
-    with unit_of_work(sessions, read_only=True) as db:
+def _read_price(factory: sessionmaker[Session]) -> int | None:
+    with unit_of_work(factory, read_only=True) as db:
         return db.scalar(select(PriceRow.amount).where(PriceRow.product_id == 1))
