@@ -87,28 +87,41 @@ class Consumer:
     def apply_many(self, publisher: str, events: Sequence[Envelope]) -> int:
         """Apply consecutive events in one transaction with one offset move (group commit:
         one commit, one fsync, for all that arrived together); returns how many, from the
-        first, are applied. If any handler fails, the whole run is undone and applied one
-        event at a time, so the failing event is retried and dead-lettered on its own."""
+        first, are applied. Each handler runs in a savepoint: one that fails is undone
+        alone, the events before it commit, and its failure counts as one attempt (retried
+        or dead-lettered as if it had come alone); the events after it wait their turn."""
         if len(events) == 1 or any(self._backing_off(publisher, e) for e in events):
             return self._one_at_a_time(publisher, events)
+        failure: tuple[Envelope, Exception] | None = None
         try:
             with unit_of_work(self._sessions) as db:
                 current = _locked_offset(db, publisher)
                 run = [e for e in events if current is None or e.seq > current]
-                if not run:
-                    return len(events)  # duplicates: applied before
-                if run[0].seq != (current or 0) + 1:  # not next: the follower fetches first
-                    return len(events) - len(run)  # (the duplicates before it are applied)
+                done = len(events) - len(run)  # duplicates: applied before
+                if not run or run[0].seq != (current or 0) + 1:
+                    return done  # nothing new, or not next: the follower fetches first
+                applied = 0
                 for event in run:
-                    self._run_handler(event, db)
-                _advance(db, publisher, run[0].seq, run[-1].seq)
-                self._fault_before_commit(db)
-            self._committed(db)
-            return len(events)
-        except Exception:  # noqa: BLE001 - a failing handler, or another replica moved on
+                    try:
+                        with db.begin_nested():
+                            self._run_handler(event, db)
+                    except Exception as exc:  # noqa: BLE001 - counted as its attempt below
+                        failure = (event, exc)
+                        break
+                    applied += 1
+                if applied:
+                    _advance(db, publisher, run[0].seq, run[applied - 1].seq)
+                    self._fault_before_commit(db)
+            if applied:
+                self._committed(db)
+        except Exception:  # noqa: BLE001 - the database, or another replica moved on
             log.debug("a run of %d events from %s is applied one by one", len(events),
                       publisher, exc_info=True)
             return self._one_at_a_time(publisher, events)
+        done += applied
+        if failure is not None and self._record_failure(publisher, *failure):
+            done += 1
+        return done
 
     def _one_at_a_time(self, publisher: str, events: Sequence[Envelope]) -> int:
         for applied, event in enumerate(events):
@@ -138,11 +151,14 @@ class Consumer:
         except StaleOffset:
             return True
         except Exception as exc:  # noqa: BLE001 - any handler failure counts as an attempt
-            try:
-                return self._failed(publisher, event, exc)
-            except Exception:  # the database itself is away: retry the event later
-                log.exception("cannot record the failure of %s #%d", publisher, event.seq)
-                return False
+            return self._record_failure(publisher, event, exc)
+
+    def _record_failure(self, publisher: str, event: Envelope, exc: Exception) -> bool:
+        try:
+            return self._failed(publisher, event, exc)
+        except Exception:  # the database itself is away: retry the event later
+            log.exception("cannot record the failure of %s #%d", publisher, event.seq)
+            return False
 
     def _fault_before_commit(self, db: Session) -> None:
         if self._crash_before_commit:

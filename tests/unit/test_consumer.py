@@ -166,10 +166,14 @@ class TestGroupCommit:
         before = stock(sessions)
         broken = msgspec.structs.replace(placed(2), payload=msgspec.Raw(b'{"order_id": "x"}'))
         run = [placed(1), broken, placed(3)]
-        assert consumer.apply_many("orders", run) == 1  # the first applied, the poison waits
+        assert consumer.apply_many("orders", run) == 1  # the first committed; attempt 1
         assert stock(sessions) == before - 1
         assert consumer.apply_many("orders", run[1:]) == 0  # attempt 2
-        assert consumer.apply_many("orders", run[1:]) == 2  # attempt 3: dead letter, then 3
+        assert consumer.apply_many("orders", run[1:]) == 1  # attempt 3: a dead letter
+        assert stock(sessions) == before - 1
+        with unit_of_work(sessions) as db:
+            assert db.scalar(select(DeadLetterRow.attempts)) == 3  # one per try, no more
+        assert consumer.apply_many("orders", run[2:]) == 1  # the one behind it flows
         assert stock(sessions) == before - 2
         with unit_of_work(sessions) as db:
             assert [d.seq for d in db.scalars(select(DeadLetterRow))] == [2]
