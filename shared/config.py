@@ -107,6 +107,7 @@ class ServiceConfig:
     events_poll_ms: int = 0  # 0: PUB/SUB plus fetch on gaps; > 0: fetch only, this often
     crash_after_commit: bool = False  # fault injection for tests; never set in production
     crash_before_commit: bool = False  # the same: a consumer dies inside its transaction
+    reply_cache: int = 4096  # query replies kept in memory until a write (0: off)
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
 
@@ -133,6 +134,7 @@ class ServiceConfig:
             events_poll_ms=int_setting(env, "ZEROSHOP_EVENTS_POLL_MS", 0, 0, 60_000),
             crash_after_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_AFTER_COMMIT"),
             crash_before_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT"),
+            reply_cache=int_setting(env, "ZEROSHOP_REPLY_CACHE", 4096, 0, 1_000_000),
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
         )

@@ -40,19 +40,27 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "zeroshop_read_only"  # execution option of a unit of work that never writes
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
     # writes fails at once with SQLITE_BUSY when another writer committed in between (the
     # busy timeout cannot help it); an immediate one waits for the lock instead. WAL readers
-    # in other connections are not blocked by it.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # in other connections are not blocked by it. A read-only unit of work never upgrades,
+    # so it begins deferred and neither waits for nor holds up the writers.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One session per message: commit on success, roll back on any error."""
+def unit_of_work(factory: sessionmaker[Session], read_only: bool = False) -> Iterator[Session]:
+    """One session per message: commit on success, roll back on any error. `read_only`: the
+    work only reads (SQLite then takes no write lock)."""
     session = factory()
     try:
+        if read_only:
+            session.connection(execution_options={READ_ONLY: True})
         yield session
         session.commit()
     except BaseException:

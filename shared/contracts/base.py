@@ -48,3 +48,6 @@ class Method:
     summary: str
     example: Params
     errors: tuple[str, ...] = ()
+    # A pure read of data only its service writes: the runtime may answer it from memory
+    # until the service next commits a write, and reads it without the write lock.
+    query: bool = False

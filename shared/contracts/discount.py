@@ -46,9 +46,9 @@ DISCOUNT = contract(
     "discount",
     "Active promotions: the best one that applies to a product (and an optional code).",
     Method("get_discount", GetDiscount, Discount, "The promotion for one product, or null.",
-           GetDiscount(product_id=1)),
+           GetDiscount(product_id=1), query=True),
     Method("get_many", GetDiscounts, DiscountList, "Promotions for many products.",
-           GetDiscounts(product_ids=[1, 2, 3])),
+           GetDiscounts(product_ids=[1, 2, 3]), query=True),
 )
 
 

@@ -28,9 +28,9 @@ INVENTORY = contract(
     "inventory",
     "Stock levels per product.",
     Method("get_stock", GetStock, Stock, "Stock of one product.", GetStock(product_id=1),
-           ("not_found",)),
+           ("not_found",), query=True),
     Method("get_many", GetStocks, StockList, "Stock of many products; unknown ids are left out.",
-           GetStocks(product_ids=[1, 2, 3])),
+           GetStocks(product_ids=[1, 2, 3]), query=True),
     publishes=("stock.reserved", "stock.rejected"),
     consumes=("order.placed",),
 )

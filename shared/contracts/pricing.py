@@ -28,7 +28,7 @@ PRICING = contract(
     "pricing",
     "Base prices in integer minor units and their currency.",
     Method("get_price", GetPrice, Price, "Price of one product.", GetPrice(product_id=1),
-           ("not_found",)),
+           ("not_found",), query=True),
     Method("get_many", GetPrices, PriceList, "Prices of many products; unknown ids are left out.",
-           GetPrices(product_ids=[1, 2, 3])),
+           GetPrices(product_ids=[1, 2, 3]), query=True),
 )

@@ -59,11 +59,12 @@ class CategoryList(Record):
 PRODUCT = contract(
     "product",
     "The catalog: products and categories.",
-    Method("get", GetProduct, Product, "One product by id.", GetProduct(id=1), ("not_found",)),
+    Method("get", GetProduct, Product, "One product by id.", GetProduct(id=1), ("not_found",),
+           query=True),
     Method("get_many", GetProducts, ProductList, "Products by ids; unknown ids are left out.",
-           GetProducts(ids=[1, 2, 3])),
+           GetProducts(ids=[1, 2, 3]), query=True),
     Method("list", ListProducts, ProductPage, "One page of products, by category and name.",
-           ListProducts(category="Books", q="a", page=1, page_size=5)),
+           ListProducts(category="Books", q="a", page=1, page_size=5), query=True),
     Method("categories", NoParams, CategoryList, "Every category with its product count.",
-           NoParams()),
+           NoParams(), query=True),
 )

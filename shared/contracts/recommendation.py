@@ -31,6 +31,6 @@ RECOMMENDATION = contract(
     "recommendation",
     "Products to show beside a product: bought together first, then the same category.",
     Method("recommend", Recommend, Recommendations, "Up to `limit` products, with names.",
-           Recommend(product_id=1, limit=4), ("not_found",)),
+           Recommend(product_id=1, limit=4), ("not_found",), query=True),
     consumes=("order.confirmed",),
 )

@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -52,7 +52,8 @@ class Consumer:
     def __init__(self, sessions: sessionmaker[Session], subscriptions: Mapping[str, Subscription],
                  publishes: tuple[str, ...], on_emit: Callable[[], None],
                  max_attempts: int = 3, retry_base_s: float = 0.5, poll_ms: int = 0,
-                 crash_before_commit: bool = False) -> None:
+                 crash_before_commit: bool = False,
+                 on_commit: Callable[[], None] = lambda: None) -> None:
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._publishes = publishes
@@ -61,6 +62,7 @@ class Consumer:
         self._retry_base_s = retry_base_s
         self._poll_ms = poll_ms
         self._crash_before_commit = crash_before_commit
+        self._on_commit = on_commit  # an event's effect is committed (the reply cache drops)
         # When a failed event may be tried again: a brief outage should not kill it.
         self._retry_at: dict[tuple[str, int], float] = {}
 
@@ -74,43 +76,99 @@ class Consumer:
 
     def run(self, ctx: Context, sources: Mapping[str, Source], stopping: threading.Event) -> None:
         offsets = self.load_offsets(sorted(sources))
-        follower = Follower(ctx, sources, offsets, self.apply, poll_ms=self._poll_ms)
+        follower = Follower(ctx, sources, offsets, self.apply, poll_ms=self._poll_ms,
+                            apply_many=self.apply_many)
         try:
             while not stopping.is_set():
                 follower.step(500)
         finally:
             follower.close()
 
+    def apply_many(self, publisher: str, events: Sequence[Envelope]) -> int:
+        """Apply consecutive events in one transaction with one offset move (group commit:
+        one commit, one fsync, for all that arrived together); returns how many, from the
+        first, are applied. Each handler runs in a savepoint: one that fails is undone
+        alone, the events before it commit, and its failure counts as one attempt (retried
+        or dead-lettered as if it had come alone); the events after it wait their turn."""
+        if len(events) == 1 or any(self._backing_off(publisher, e) for e in events):
+            return self._one_at_a_time(publisher, events)
+        failure: tuple[Envelope, Exception] | None = None
+        try:
+            with unit_of_work(self._sessions) as db:
+                current = _locked_offset(db, publisher)
+                run = [e for e in events if current is None or e.seq > current]
+                done = len(events) - len(run)  # duplicates: applied before
+                if not run or run[0].seq != (current or 0) + 1:
+                    return done  # nothing new, or not next: the follower fetches first
+                applied = 0
+                for event in run:
+                    try:
+                        with db.begin_nested():
+                            self._run_handler(event, db)
+                    except Exception as exc:  # noqa: BLE001 - counted as its attempt below
+                        failure = (event, exc)
+                        break
+                    applied += 1
+                if applied:
+                    _advance(db, publisher, run[0].seq, run[applied - 1].seq)
+                    self._fault_before_commit(db)
+            if applied:
+                self._committed(db)
+        except Exception:  # noqa: BLE001 - the database, or another replica moved on
+            log.debug("a run of %d events from %s is applied one by one", len(events),
+                      publisher, exc_info=True)
+            return self._one_at_a_time(publisher, events)
+        done += applied
+        if failure is not None and self._record_failure(publisher, *failure):
+            done += 1
+        return done
+
+    def _one_at_a_time(self, publisher: str, events: Sequence[Envelope]) -> int:
+        for applied, event in enumerate(events):
+            if not self.apply(publisher, event):
+                return applied
+        return len(events)
+
+    def _backing_off(self, publisher: str, event: Envelope) -> bool:
+        return time.monotonic() < self._retry_at.get((publisher, event.seq), 0.0)
+
     def apply(self, publisher: str, event: Envelope) -> bool:
         """Apply one event exactly once; True if the offset is now at or past it."""
-        if time.monotonic() < self._retry_at.get((publisher, event.seq), 0.0):
+        if self._backing_off(publisher, event):
             return False  # backing off; the events behind it wait (order is kept)
         try:
             with unit_of_work(self._sessions) as db:
-                # Locked (PostgreSQL): a second replica waits here, then sees a duplicate.
-                current = db.scalar(select(ConsumerOffset.last_seq)
-                                    .where(ConsumerOffset.publisher == publisher)
-                                    .with_for_update())
+                current = _locked_offset(db, publisher)
                 if current is not None and current >= event.seq:
                     return True  # a duplicate: applied before
                 if current != event.seq - 1:
                     return False  # not next: the follower fetches what is missing first
                 self._run_handler(event, db)
-                _advance(db, publisher, event.seq)
-                if self._crash_before_commit:
-                    db.flush()
-                    os._exit(87)  # fault injection: effect and offset written, not committed
-            if db.info.get(EMITTED):
-                self._on_emit()
+                _advance(db, publisher, event.seq, event.seq)
+                self._fault_before_commit(db)
+            self._committed(db)
             return True
         except StaleOffset:
             return True
         except Exception as exc:  # noqa: BLE001 - any handler failure counts as an attempt
-            try:
-                return self._failed(publisher, event, exc)
-            except Exception:  # the database itself is away: retry the event later
-                log.exception("cannot record the failure of %s #%d", publisher, event.seq)
-                return False
+            return self._record_failure(publisher, event, exc)
+
+    def _record_failure(self, publisher: str, event: Envelope, exc: Exception) -> bool:
+        try:
+            return self._failed(publisher, event, exc)
+        except Exception:  # the database itself is away: retry the event later
+            log.exception("cannot record the failure of %s #%d", publisher, event.seq)
+            return False
+
+    def _fault_before_commit(self, db: Session) -> None:
+        if self._crash_before_commit:
+            db.flush()
+            os._exit(87)  # fault injection: effect and offset written, not committed
+
+    def _committed(self, db: Session) -> None:
+        self._on_commit()
+        if db.info.get(EMITTED):
+            self._on_emit()
 
     def _run_handler(self, event: Envelope, db: Session) -> None:
         db.info[PUBLISHES] = self._publishes
@@ -142,7 +200,7 @@ class Consumer:
                 version=event.version, payload=bytes(event.payload).decode(),
                 occurred_at=event.occurred_at, trace=event.trace, attempts=attempts,
                 error=error, failed_at=now_iso()))
-            _advance(db, publisher, event.seq)
+            _advance(db, publisher, event.seq, event.seq)
         self._retry_at.pop((publisher, event.seq), None)
         log.error("%s #%d (%s) moved to dead letters after %d attempts: %s", publisher,
                   event.seq, event.topic, attempts, error)
@@ -163,12 +221,18 @@ class Consumer:
         return None
 
 
-def _advance(db: Session, publisher: str, seq: int) -> None:
-    # Guarded: moves only from seq - 1, so two replicas never both apply one event.
+def _locked_offset(db: Session, publisher: str) -> int | None:
+    # Locked (PostgreSQL): a second replica waits here, then sees a duplicate.
+    return db.scalar(select(ConsumerOffset.last_seq)
+                     .where(ConsumerOffset.publisher == publisher).with_for_update())
+
+
+def _advance(db: Session, publisher: str, first: int, last: int) -> None:
+    # Guarded: moves only from first - 1, so two replicas never both apply one event.
     result = db.execute(update(ConsumerOffset)
                         .where(ConsumerOffset.publisher == publisher,
-                               ConsumerOffset.last_seq == seq - 1)
-                        .values(last_seq=seq))
+                               ConsumerOffset.last_seq == first - 1)
+                        .values(last_seq=last))
     moved = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
     if moved != 1:
-        raise StaleOffset(f"{publisher} offset is no longer {seq - 1}")
+        raise StaleOffset(f"{publisher} offset is no longer {first - 1}")

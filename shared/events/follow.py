@@ -10,7 +10,7 @@ database) and by live views such as the gateway's event stream (offsets in memor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -27,6 +27,8 @@ _heartbeat = msgspec.json.Decoder(Heartbeat)
 
 # apply(publisher, envelope) -> True when applied (the offset moves on), False to retry later.
 Apply = Callable[[str, Envelope], bool]
+# apply_many(publisher, consecutive envelopes) -> how many of them, from the first, are applied.
+ApplyMany = Callable[[str, Sequence[Envelope]], int]
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ class Source:
 class Follower:
     def __init__(self, ctx: Context, sources: Mapping[str, Source], offsets: dict[str, int],
                  apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000,
-                 poll_ms: int = 0) -> None:
+                 poll_ms: int = 0, apply_many: ApplyMany | None = None) -> None:
         self.offsets = offsets
         self._apply = apply
+        # Runs of consecutive events go to apply_many when given (a consumer's group commit).
+        self._apply_many = apply_many or self._one_at_a_time
         self._limit = fetch_limit
         self._timeout_ms = fetch_timeout_ms
         # poll_ms > 0: no PUB/SUB at all, just "events after N" every poll_ms (same guarantee,
@@ -64,10 +68,15 @@ class Follower:
             wait = min(timeout_ms, self._poll_ms)
         else:
             wait = min(timeout_ms, 200) if self.behind else timeout_ms
+        runs: dict[str, list[Envelope]] = {}  # what arrived together is applied together
         for publisher, topic, body in self._subs.poll(wait):
-            self._on_message(publisher, topic, body)
+            self._on_message(publisher, topic, body, runs.setdefault(publisher, []))
+        for publisher, run in runs.items():
+            if run and not self._take(publisher, run):
+                self.behind.add(publisher)
 
-    def _on_message(self, publisher: str, topic: str, body: bytes) -> None:
+    def _on_message(self, publisher: str, topic: str, body: bytes,
+                    run: list[Envelope]) -> None:
         try:
             if topic == HEARTBEAT:
                 if _heartbeat.decode(body).seq > self.offsets[publisher]:
@@ -77,20 +86,26 @@ class Follower:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("ignored an undecodable message from %s on %r", publisher, topic)
             return
-        expected = self.offsets[publisher] + 1
+        expected = (run[-1].seq if run else self.offsets[publisher]) + 1
         if event.seq < expected:
             return  # a duplicate: already applied
         if event.seq > expected or publisher in self.behind:
             self.behind.add(publisher)  # a gap: fetch brings the missing ones in order
             return
-        if not self._take(publisher, event):
-            self.behind.add(publisher)
+        run.append(event)
 
-    def _take(self, publisher: str, event: Envelope) -> bool:
-        if not self._apply(publisher, event):
-            return False
-        self.offsets[publisher] = event.seq
-        return True
+    def _take(self, publisher: str, events: Sequence[Envelope]) -> bool:
+        """Apply consecutive `events`; False if not all of them were applied."""
+        applied = self._apply_many(publisher, events)
+        if applied:
+            self.offsets[publisher] = events[applied - 1].seq
+        return applied == len(events)
+
+    def _one_at_a_time(self, publisher: str, events: Sequence[Envelope]) -> int:
+        for applied, event in enumerate(events):
+            if not self._apply(publisher, event):
+                return applied
+        return len(events)
 
     def catch_up(self, publisher: str) -> bool:
         """Fetch and apply until level with the publisher; False if it is away or a handler
@@ -106,11 +121,12 @@ class Follower:
                     log.info("cannot fetch from %s yet (%s); retrying", publisher, exc.code)
                 return False
             self._away.discard(publisher)
-            for event in batch.events:
-                if event.seq <= self.offsets[publisher]:
-                    continue  # applied live while this fetch was on its way
-                if event.seq != self.offsets[publisher] + 1 or not self._take(publisher, event):
-                    return False
+            # Skip what was applied live while this fetch was on its way.
+            run = [e for e in batch.events if e.seq > self.offsets[publisher]]
+            if run and (run[0].seq != self.offsets[publisher] + 1 or
+                        run[-1].seq - run[0].seq != len(run) - 1 or
+                        not self._take(publisher, run)):
+                return False
             if not batch.events or self.offsets[publisher] >= batch.last_seq:
                 return True
 

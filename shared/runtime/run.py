@@ -25,6 +25,7 @@ from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
 from shared.messaging import BindError, Publisher, RpcServer, new_context
 
+from .replies import ReplyCache
 from .service import ContractMismatch, Service
 
 log = logging.getLogger("zeroshop.runtime")
@@ -49,6 +50,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     service.dependencies.update(dependencies or {})
+    service.replies = ReplyCache(config.reply_cache)
     contract = service.contract
     engine = make_engine(config.database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
@@ -84,7 +86,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
                                 service._on_emit, config.max_attempts,
                                 config.retry_base_ms / 1000, config.events_poll_ms,
-                                config.crash_before_commit)
+                                config.crash_before_commit, service.replies.changed)
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}

@@ -33,7 +33,10 @@ from shared.events.consumer import Subscription
 from shared.events.outbox import EMITTED, PUBLISHES, TRACE
 from shared.messaging import decode_request, encode_error, encode_result
 
+from .replies import ReplyCache
+
 log = logging.getLogger("zeroshop.runtime")
+_result_encoder = msgspec.json.Encoder()
 
 Handler = Callable[..., Any]
 
@@ -60,6 +63,7 @@ class Service:
         self.subscriptions: dict[str, Subscription] = {}
         self.dependencies: dict[str, Any] = {}
         self._on_emit: Callable[[], None] = lambda: None
+        self.replies = ReplyCache()  # run_service sizes it from the config
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
@@ -118,16 +122,27 @@ class Service:
             return encode_error(request.id, "unknown_method",
                                 f"{self.name} has no method {request.method!r}; it has: {known}")
         method, handler, names = entry
+        if method.query:  # answered from memory while nothing was written since
+            key = (method.name, bytes(request.params))
+            cached = self.replies.get(key)
+            if cached is not None:
+                return encode_result(request.id, cached)
+            version = self.replies.version
         try:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return encode_error(request.id, "bad_params", f"{method.name}: {exc}")
         try:
-            with unit_of_work(sessions) as db:
+            with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes
                 db.info[TRACE] = request.trace
                 extra = {n: db if n == "db" else self.dependencies[n] for n in names}
                 result = handler(params, **extra)
+            if method.query:
+                encoded = msgspec.Raw(_result_encoder.encode(result))
+                self.replies.put(key, encoded, version)
+                return encode_result(request.id, encoded)
+            self.replies.changed()
             if db.info.get(EMITTED):
                 self._on_emit()
             return encode_result(request.id, result)

@@ -102,6 +102,26 @@ class TestConsumerCrashInsideItsTransaction:
         after = shop.call("inventory", "get_stock", {"product_id": product.id})["available"]
         assert after == before - 3  # twice (before - 6) when the savepoint committed early
 
+    def test_inventory_killed_inside_a_group_commit_takes_each_order_once(
+            self, shop: Platform) -> None:
+        """Five orders wait while inventory is down; it catches up with all of them in one
+        transaction (group commit) and is killed before that commit."""
+        chosen = PLENTY[:5]
+
+        def stock() -> list[int]:
+            return [shop.call("inventory", "get_stock", {"product_id": p.id})["available"]
+                    for p in chosen]
+        before = stock()
+        shop.stop("inventory", signal.SIGTERM)
+        for product in chosen:
+            place(shop, product.id, 2)
+        crashing = shop.group.spawn("inventory", "services.inventory",
+                                    {**shop.env, "ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT": "1"})
+        assert crashing.process.wait(60) == 87
+        shop.start("inventory", ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT="")
+        wait_for(lambda: statuses(shop) == ["confirmed"] * 5, what="five confirmed orders")
+        assert stock() == [n - 2 for n in before]
+
 
 class TestDuplicates:
     def test_every_event_delivered_again_changes_nothing(self, shop: Platform) -> None:

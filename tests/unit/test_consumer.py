@@ -141,3 +141,40 @@ class TestPoisonEvents:
             assert consumer.replay(db, letter) is None
             assert letter.replayed_at is not None
         assert stock(sessions) == before - 1 and topics(sessions) == ["stock.reserved"]
+
+
+class TestGroupCommit:
+    def test_a_run_of_events_applies_in_one_transaction(self, sessions, consumer) -> None:
+        before = stock(sessions)
+        assert consumer.apply_many("orders", [placed(seq, quantity=1) for seq in (1, 2, 3)]) == 3
+        assert stock(sessions) == before - 3
+        assert topics(sessions) == ["stock.reserved"] * 3
+        assert consumer.load_offsets(["orders"]) == {"orders": 3}
+
+    def test_duplicates_at_the_front_are_skipped(self, sessions, consumer) -> None:
+        before = stock(sessions)
+        assert consumer.apply("orders", placed(1))
+        assert consumer.apply_many("orders", [placed(1), placed(2), placed(3)]) == 3
+        assert stock(sessions) == before - 3 and len(topics(sessions)) == 3
+
+    def test_a_run_that_is_not_next_changes_nothing(self, sessions, consumer) -> None:
+        before = stock(sessions)
+        assert consumer.apply_many("orders", [placed(4), placed(5)]) == 0
+        assert stock(sessions) == before and consumer.load_offsets(["orders"]) == {"orders": 0}
+
+    def test_a_poison_event_in_a_run_fails_alone(self, sessions, consumer) -> None:
+        before = stock(sessions)
+        broken = msgspec.structs.replace(placed(2), payload=msgspec.Raw(b'{"order_id": "x"}'))
+        run = [placed(1), broken, placed(3)]
+        assert consumer.apply_many("orders", run) == 1  # the first committed; attempt 1
+        assert stock(sessions) == before - 1
+        assert consumer.apply_many("orders", run[1:]) == 0  # attempt 2
+        assert consumer.apply_many("orders", run[1:]) == 1  # attempt 3: a dead letter
+        assert stock(sessions) == before - 1
+        with unit_of_work(sessions) as db:
+            assert db.scalar(select(DeadLetterRow.attempts)) == 3  # one per try, no more
+        assert consumer.apply_many("orders", run[2:]) == 1  # the one behind it flows
+        assert stock(sessions) == before - 2
+        with unit_of_work(sessions) as db:
+            assert [d.seq for d in db.scalars(select(DeadLetterRow))] == [2]
+        assert consumer.load_offsets(["orders"]) == {"orders": 3}

@@ -14,6 +14,7 @@ from services.pricing.models import Base
 from shared.contracts.pricing import GetPrice, Price
 from shared.db import make_engine
 from shared.runtime import ContractMismatch, Service
+from shared.runtime.replies import ReplyCache
 
 
 @pytest.fixture
@@ -23,6 +24,7 @@ def sessions() -> Iterator[sessionmaker[Session]]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as db:
         pricing.seed(db)
+    pricing.svc.replies = ReplyCache()  # the module's service outlives one test's database
     yield factory
     engine.dispose()
 
