@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "installed; the CLI is ./zeroshop (./zeroshop --help)"
 
+# `make run DB=postgres`: every service on the local PostgreSQL ($(POSTGRES_URL)), one
+# database each (zeroshop_<service>), created on first start.
+POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 run: $(STAMP)
-	$(BIN)/zeroshop up
+	@$(if $(filter-out sqlite postgres,$(or $(DB),sqlite)),\
+		echo "make run: DB must be sqlite (the default) or postgres; got $(DB)" >&2; exit 2)
+	$(if $(filter postgres,$(DB)),ZEROSHOP_POSTGRES_URL=$(POSTGRES_URL)) $(BIN)/zeroshop up
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -25,7 +30,6 @@ test: $(STAMP)
 # while random processes are killed or frozen, then every invariant checked; about
 # DURATION + 30 s. `make chaos DB=postgres` runs it on fresh PostgreSQL databases.
 DURATION ?= 120
-POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 chaos: $(STAMP)
 	$(BIN)/zeroshop chaos --scratch --duration $(DURATION) \
 		$(if $(filter postgres,$(DB)),--postgres $(POSTGRES_URL))

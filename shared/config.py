@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import make_url
+
 # Default RPC ports, one per service (README lists them).
 DEFAULT_PORTS: dict[str, int] = {
     "product": 5551,
@@ -89,6 +91,22 @@ def _flag(environ: Mapping[str, str], key: str) -> bool:
     return environ.get(key, "").lower() in ("1", "true", "yes")
 
 
+def _database_url(name: str, env: Mapping[str, str]) -> tuple[str, bool]:
+    """`<SERVICE>_DATABASE_URL` as given; else, with `ZEROSHOP_POSTGRES_URL` (a server), the
+    database `zeroshop_<service>` on it (created on first start); else a SQLite file."""
+    given = env.get(f"{name.upper()}_DATABASE_URL")
+    if given:
+        return given, False
+    server = env.get("ZEROSHOP_POSTGRES_URL")
+    if server:
+        if not server.startswith("postgresql"):
+            raise ConfigError(f"ZEROSHOP_POSTGRES_URL must be a postgresql:// URL, got "
+                              f"{server!r}")
+        database = env.get("ZEROSHOP_POSTGRES_DB_PREFIX", "zeroshop_") + name
+        return str(make_url(server).set(database=database).render_as_string(False)), True
+    return f"sqlite:///{data_dir(env) / (name + '.db')}", False
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """What one RPC service needs to run."""
@@ -105,6 +123,7 @@ class ServiceConfig:
     heartbeat_ms: int = 1000
     retry_base_ms: int = 500  # a failed event is retried after 0.5 s, 1 s, 2 s ... (max 30 s)
     events_poll_ms: int = 0  # 0: PUB/SUB plus fetch on gaps; > 0: fetch only, this often
+    create_database: bool = False  # a PostgreSQL database of its own, made on first start
     crash_after_commit: bool = False  # fault injection for tests; never set in production
     crash_before_commit: bool = False  # the same: a consumer dies inside its transaction
     reply_cache: int = 4096  # query replies kept in memory until a write (0: off)
@@ -116,13 +135,14 @@ class ServiceConfig:
         env = os.environ if environ is None else environ
         prefix = name.upper()
         bind = env.get(f"{prefix}_BIND") or f"tcp://127.0.0.1:{DEFAULT_PORTS[name]}"
-        url = env.get(f"{prefix}_DATABASE_URL") or f"sqlite:///{data_dir(env) / (name + '.db')}"
+        url, create = _database_url(name, env)
         events_bind = env.get(f"{prefix}_EVENTS_BIND") or (
             f"tcp://127.0.0.1:{EVENT_PORTS[name]}" if name in EVENT_PORTS else "")
         return cls(
             name=name,
             bind=bind,
             database_url=url,
+            create_database=create,
             seed=env.get("ZEROSHOP_SEED", "1") != "0",
             log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
             events_bind=events_bind,

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -51,6 +52,28 @@ def _sqlite_begin(conn: Connection) -> None:
     # so it begins deferred and neither waits for nor holds up the writers.
     read_only = conn.get_execution_options().get(READ_ONLY, False)
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database of `url` if it does not exist yet (`make run
+    DB=postgres`: one database per service, made on first start); True if it was made."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": target.database})
+            if exists:
+                return False
+            try:  # a name from our own config, quoted: CREATE DATABASE takes no parameters
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            except ProgrammingError as exc:  # another replica made it a moment ago
+                if "already exists" not in str(exc):
+                    raise
+                return False
+            return True
+    finally:
+        admin.dispose()
 
 
 @contextmanager

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
-from shared.db import make_engine, startup_lock, unit_of_work
+from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
@@ -52,6 +52,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     service.dependencies.update(dependencies or {})
     service.replies = ReplyCache(config.reply_cache)
     contract = service.contract
+    if config.create_database and ensure_database(config.database_url):
+        log.info("created its database %s", make_url(config.database_url).database)
     engine = make_engine(config.database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with startup_lock(engine, service.name):
