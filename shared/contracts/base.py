@@ -32,6 +32,8 @@ class Health(Record):
     service: str
     status: str
     methods: list[str]
+    # Requests this process has answered since it started: tells replicas' shares apart.
+    served: int = 0
 
 
 # Errors any method can answer; a method lists only its own extra ones.

@@ -64,10 +64,12 @@ class Service:
         self.dependencies: dict[str, Any] = {}
         self._on_emit: Callable[[], None] = lambda: None
         self.replies = ReplyCache()  # run_service sizes it from the config
+        self.served = 0  # requests dispatched, for `health`
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
-        return Health(service=self.name, status="ok", methods=sorted(self.contract.methods))
+        return Health(service=self.name, status="ok", methods=sorted(self.contract.methods),
+                      served=self.served)
 
     def rpc(self, handler: Handler) -> Handler:
         """Register `handler` as the RPC method of the same name; checks it against the contract."""
@@ -108,6 +110,7 @@ class Service:
 
     def dispatch(self, body: bytes, sessions: sessionmaker[Session]) -> bytes | None:
         """Decode, validate, run and encode one request; never raises."""
+        self.served += 1
         try:
             request = decode_request(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -148,6 +148,8 @@ class TestUp:
         os.kill(table["discount"][1], signal.SIGKILL)
         wait_for(lambda: gone(table["discount"][1]), what="discount to die")
         with socket.socket() as thief:  # another program takes its port: every restart fails
+            # As zmq does: the dead service's closed connections leave the port in TIME_WAIT.
+            thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             thief.bind(("127.0.0.1", port))
             thief.listen()
             up.wait_stderr("discount died (exit code 1) 5 times in a row soon after starting: "
