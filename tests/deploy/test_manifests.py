@@ -47,6 +47,7 @@ DEPLOYED = (*SERVICES, "gateway")
 # HPA, strategy Recreate. The rest (stateless readers, the gateway) scale with an HPA.
 SINGLE_REPLICA = tuple(s for s, c in CONTRACTS.items() if c.publishes or c.consumes)
 SCALED = tuple(s for s in DEPLOYED if s not in SINGLE_REPLICA)
+READERS = tuple(s for s in SCALED if s != "gateway")  # several pods behind one name
 # Services that write files under ZEROSHOP_DATA_DIR even with a PostgreSQL database:
 # the `record` senders' logs (services/<name>/senders.py).
 WRITES_DATA_DIR = ("email", "sms")
@@ -83,9 +84,9 @@ def require(available: bool, what: str, install: str) -> None:
 
 
 def tcp_port(address: str) -> tuple[str, int]:
-    """`tcp://host:5551` -> ("host", 5551)."""
-    match = re.fullmatch(r"tcp://([^:/]+):(\d+)", address)
-    assert match, f"expected tcp://HOST:PORT, got {address!r}"
+    """`tcp://host:5551` (or `dns+tcp://host:5551`, every replica) -> ("host", 5551)."""
+    match = re.fullmatch(r"(?:dns\+)?tcp://([^:/]+):(\d+)", address)
+    assert match, f"expected tcp://HOST:PORT or dns+tcp://HOST:PORT, got {address!r}"
     return match.group(1), int(match.group(2))
 
 
@@ -221,6 +222,16 @@ class TestKubernetesManifests:
             assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
             # A fixed count would reset the HPA's on every apply.
             assert "replicas" not in deployments[target["name"]]["spec"], target["name"]
+
+    def test_the_scaled_readers_are_headless_and_named_by_dns_so_every_pod_gets_calls(
+            self, overlay):
+        name, objects = overlay
+        services = of_kind(objects, "Service")
+        data = config_map(objects)["data"]
+        for reader in READERS:
+            assert services[reader]["spec"].get("clusterIP") == "None", \
+                f"overlays/{name}: Service {reader} must be headless"
+            assert data[f"{reader.upper()}_ENDPOINT"].startswith("dns+tcp://"), reader
 
     def test_the_single_writers_run_one_replica_never_two_at_once(self, overlay):
         name, objects = overlay
@@ -479,6 +490,12 @@ class TestComposeFile:
                 bind = environment(services[host]).get(bind_key)
                 assert bind and tcp_port(bind)[1] == ports[host], f"{host}: {bind_key}={bind}"
                 assert str(ports[host]) in map(str, services[host].get("expose", [])), host
+
+    def test_the_readers_are_named_by_dns_so_scaled_replicas_all_get_calls(self, compose):
+        for name, service in platform_services(compose).items():
+            env = environment(service)
+            for reader in READERS:
+                assert env[f"{reader.upper()}_ENDPOINT"].startswith("dns+tcp://"), name
 
     def test_every_consumer_and_the_gateway_know_the_publishers_they_use(self, compose):
         gateway = environment(compose["services"]["gateway"])
