@@ -25,6 +25,7 @@ T = TypeVar("T")
 CONNECT_GRACE_S = 0.05  # how long a known socket may take to (re)connect
 FIRST_CONNECT_S = 0.5  # a new socket's first connection: not yet a failure of its replica
 PROBE_TTL_S = 1.0  # a replica that wakes up later skips the stale probe
+STANDBY = "standby"  # the error code of a writer's standby replica: ask another one
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ class Call(Generic[T]):
     method: str
     params: Any
     result_type: type[T]
+
+
+@dataclass
+class _Sent:
+    """A request on its way to one replica, with the replicas not asked yet."""
+
+    index: int  # of the call in the gather
+    address: str
+    body: bytes
+    others: list[str]
 
 
 @dataclass(frozen=True)
@@ -107,12 +118,13 @@ class RpcClient:
             self._known[service] = now
         return now
 
-    def _candidates(self, service: str) -> list[str]:
-        """The replicas whose circuit is closed, starting at the next in turn."""
+    def _candidates(self, service: str, now: float) -> list[str]:
+        """The replicas whose circuit is closed, starting at the next in turn (a writer's
+        standbys last: only its active replica answers)."""
         up = self.health.closed(self._addresses(service))
         if len(up) > 1:
             turn = next(self._turn) % len(up)
-            up = up[turn:] + up[:turn]
+            up = self.health.standbys_last(up[turn:] + up[:turn], now)
         return up
 
     def call(self, call: Call[T], timeout_ms: int, trace: str | None = None) -> T:
@@ -129,7 +141,7 @@ class RpcClient:
         deadline = now + timeout_ms / 1000
         wall_deadline = time.time() + timeout_ms / 1000
         outcomes: list[Outcome[Any] | None] = [None] * len(calls)
-        pending: dict[str, tuple[int, str]] = {}  # request id -> (call index, replica)
+        pending: dict[str, _Sent] = {}  # by request id
         unsent: dict[str, tuple[int, bytes, float, list[str]]] = {}
         self._probe_open_circuits({call.service for call in calls}, now)
         for index, call in enumerate(calls):
@@ -138,15 +150,15 @@ class RpcClient:
                 Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace),
                 call.params,
             )
-            candidates = self._candidates(call.service)
+            candidates = self._candidates(call.service, now)
             if not candidates:
                 outcomes[index] = Outcome(error="unavailable", message=(
                     f"every replica of {call.service} failed just now; skipped while probed"))
                 continue
             connecting: list[str] = []
-            for address in candidates:
+            for tried, address in enumerate(candidates):
                 if self._try_send(self._socket(address), body):
-                    pending[request_id] = (index, address)
+                    pending[request_id] = _Sent(index, address, body, candidates[tried + 1:])
                     break
                 if self._connecting(address, now):
                     connecting.append(address)
@@ -170,7 +182,7 @@ class RpcClient:
                     del unsent[request_id]
                     outcomes[index] = self._no_connection(addresses, now)
             poller = zmq.Poller()
-            for address in {a for _, a in pending.values()} | set(self._probes.values()):
+            for address in {s.address for s in pending.values()} | set(self._probes.values()):
                 poller.register(self._sockets[address], zmq.POLLIN)
             for _, _, _, addresses in unsent.values():
                 for address in addresses:
@@ -182,7 +194,7 @@ class RpcClient:
                     sock = self._sockets[address]
                     if events.get(sock, 0) & zmq.POLLOUT and self._try_send(sock, body):
                         del unsent[request_id]
-                        pending[request_id] = (index, address)
+                        pending[request_id] = _Sent(index, address, body, [])
                         break
             for sock, flags in events.items():
                 if flags & zmq.POLLIN:
@@ -190,9 +202,9 @@ class RpcClient:
         timed_out = time.monotonic()
         for index, _, _, addresses in unsent.values():
             outcomes[index] = self._no_connection(addresses, timed_out)
-        for index, address in pending.values():
-            self.health.breaker(address).failed(timed_out)
-            outcomes[index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+        for sent in pending.values():
+            self.health.breaker(sent.address).failed(timed_out)
+            outcomes[sent.index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
         return outcomes  # type: ignore[return-value]
 
     def _probe_open_circuits(self, services: set[str], now: float) -> None:
@@ -228,7 +240,7 @@ class RpcClient:
         return True
 
     def _drain(self, sock: zmq.Socket[bytes], calls: Sequence[Call[Any]],
-               pending: dict[str, tuple[int, str]], outcomes: list[Outcome[Any] | None]) -> None:
+               pending: dict[str, _Sent], outcomes: list[Outcome[Any] | None]) -> None:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -242,12 +254,30 @@ class RpcClient:
             if probed is not None:
                 self.health.breaker(probed).succeeded()
                 continue
-            entry = pending.pop(reply.id or "", None)
-            if entry is None:
+            sent = pending.pop(reply.id or "", None)
+            if sent is None:
                 continue  # a late reply to a request we already gave up on
-            index, address = entry
-            self.health.breaker(address).succeeded()  # any reply: the replica is alive
-            outcomes[index] = _outcome(reply, calls[index].result_type)
+            if reply.error is not None and reply.error.code == STANDBY:
+                # A writer's standby: alive, but only the active replica answers. Ask the
+                # next one at once; the standby is asked last for a while.
+                self.health.breaker(sent.address).succeeded(standby_at=time.monotonic())
+                if self._send_to_next(sent):
+                    pending[reply.id or ""] = sent
+                else:
+                    outcomes[sent.index] = Outcome(error="unavailable", message=(
+                        f"no active replica of {calls[sent.index].service} answered (each "
+                        f"one asked is a standby: a writer is failing over)"))
+                continue
+            self.health.breaker(sent.address).succeeded()  # any reply: the replica is alive
+            outcomes[sent.index] = _outcome(reply, calls[sent.index].result_type)
+
+    def _send_to_next(self, sent: _Sent) -> bool:
+        while sent.others:
+            address = sent.others.pop(0)
+            if self._try_send(self._socket(address), sent.body):
+                sent.address = address
+                return True
+        return False
 
     def close(self) -> None:
         for sock in self._sockets.values():

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 DNS_SCHEME = "dns+tcp://"
 DNS_REFRESH_S = 5.0
 PROBE_INTERVAL_S = 0.2
+STANDBY_MEMORY_S = 2.0  # a replica that said "standby" is asked last for this long
 
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> ["tcp://ip:port", ...]
 
@@ -86,6 +87,7 @@ class Breaker:
     opened_at: float = 0.0
     probe_at: float = 0.0  # when the next probe of an open circuit may be sent
     failures: int = 0  # times opened since the last success: for status and tests
+    standby_until: float = 0.0  # a writer's standby replica: asked after the others
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def failed(self, now: float) -> None:
@@ -94,9 +96,11 @@ class Breaker:
                 self.open, self.opened_at, self.probe_at = True, now, now
             self.failures += 1
 
-    def succeeded(self) -> None:
+    def succeeded(self, standby_at: float | None = None) -> None:
+        """It answered: alive. `standby_at`: it refused as a writer's standby at that time."""
         with self.lock:
             self.open, self.failures = False, 0
+            self.standby_until = 0.0 if standby_at is None else standby_at + STANDBY_MEMORY_S
 
     def claim_probe(self, now: float) -> bool:
         """True for one caller per PROBE_INTERVAL_S while open: that caller sends the probe."""
@@ -123,6 +127,11 @@ class ReplicaHealth:
 
     def closed(self, addresses: Sequence[str]) -> list[str]:
         return [a for a in addresses if not self.breaker(a).open]
+
+    def standbys_last(self, addresses: list[str], now: float) -> list[str]:
+        """The same replicas, those that lately said they are a standby moved to the end."""
+        standby = [a for a in addresses if self.breaker(a).standby_until > now]
+        return [a for a in addresses if a not in standby] + standby if standby else addresses
 
     def open_addresses(self) -> list[str]:
         return sorted(a for a, b in self._breakers.items() if b.open)

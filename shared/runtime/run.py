@@ -25,15 +25,16 @@ from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
 from shared.messaging import BindError, Publisher, RpcServer, new_context
 
+from .lease import ACTIVE_POLL_S, WriterLease
 from .replies import ReplyCache
 from .service import ContractMismatch, Service
 
 log = logging.getLogger("zeroshop.runtime")
 
 
-def _ready_line(service: str, endpoint: str, events_endpoint: str) -> None:
+def _ready_line(service: str, endpoint: str, events_endpoint: str, role: str) -> None:
     # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
-    line = {"event": "ready", "service": service, "endpoint": endpoint}
+    line = {"event": "ready", "service": service, "endpoint": endpoint, "role": role}
     if events_endpoint:
         line["events_endpoint"] = events_endpoint
     print(json.dumps(line), flush=True)
@@ -66,6 +67,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             if seed is not None and config.seed:
                 seed(db)
     ctx = new_context()
+    lost_lease = threading.Event()
     threads: list[threading.Thread] = []
     closers: list[Callable[[], None]] = []
     try:
@@ -97,20 +99,55 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         missing = service.missing()
         if missing:
             raise ContractMismatch(f"{service.name} does not implement: {', '.join(missing)}")
-        for thread in threads:
-            thread.start()
-        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "")
-        log.info("serving on %s (database %s)", server.endpoint, engine.url.render_as_string())
+        lease = WriterLease(engine, service.name) if threads else None
+        closers.append(lease.release if lease else lambda: None)
+        active = lease is None or lease.try_acquire()
+        service.standby = not active
+        if active:
+            for thread in threads:
+                thread.start()
+        if lease is not None and lease.exclusive:
+            watcher = threading.Thread(target=_watch_lease, name="lease",
+                                       args=(service, lease, list(threads), stopping, lost_lease))
+            watcher.start()
+            threads.append(watcher)
+        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "",
+                    "standby" if service.standby else "active")
+        log.info("serving on %s (database %s)%s", server.endpoint, engine.url.render_as_string(),
+                 " as a standby: another replica holds the writer lease" if service.standby
+                 else "")
         server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
     finally:
         stopping.set()
         for thread in threads:
-            thread.join()
+            if thread.ident is not None:  # a standby's relay and consumer never started
+                thread.join()
         for close in closers:
             close()
         ctx.term()
         engine.dispose()
+    if lost_lease.is_set():
+        log.error("stopped: lost the writer lease (its database connection broke); a "
+                  "supervisor starts it again, as a standby if another replica took over")
+        raise SystemExit(1)
     log.info("stopped")
+
+
+def _watch_lease(service: Service, lease: WriterLease, threads: list[threading.Thread],
+                 stopping: threading.Event, lost: threading.Event) -> None:
+    """A standby takes the lease as soon as it is free and starts the writer's threads;
+    the active replica stops if its lease is gone (another may hold it by now)."""
+    while not stopping.wait(ACTIVE_POLL_S):
+        if service.standby:
+            if lease.try_acquire():
+                log.warning("took the writer lease: now the active replica")
+                for thread in threads:
+                    thread.start()
+                service.standby = False
+        elif not lease.still_held():
+            lost.set()
+            stopping.set()
+            return
 
 
 def _publishers_of(topics: tuple[str, ...]) -> list[str]:
