@@ -20,10 +20,10 @@ from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
-from shared.events.models import EventsBase
 from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
 from shared.messaging import BindError, Publisher, RpcServer, new_context
+from shared.migrations import current_revision, migrate
 
 from .lease import ACTIVE_POLL_S, WriterLease
 from .replies import ReplyCache
@@ -43,7 +43,8 @@ def _ready_line(service: str, endpoint: str, events_endpoint: str, role: str) ->
 def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 seed: Callable[[Session], None] | None = None,
                 dependencies: Mapping[str, Any] | None = None) -> None:
-    """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
+    """Migrate the database, seed once, bind, serve until SIGTERM/SIGINT, then close and
+    return. `metadata` (the service's models) names the tables of its first revision."""
     logging.basicConfig(level=config.log_level, stream=sys.stderr,
                         format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
     # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
@@ -58,9 +59,9 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     engine = make_engine(config.database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with startup_lock(engine, service.name):
-        metadata.create_all(engine)
-        if contract.publishes or contract.consumes:
-            EventsBase.metadata.create_all(engine)
+        before = migrate(engine, service.name, metadata.sorted_tables[0].name)
+        if before != current_revision(engine):
+            log.info("database schema: %s -> %s", before or "new", current_revision(engine))
         with unit_of_work(sessions) as db:
             if contract.publishes:
                 ensure_counter(db)
