@@ -1,7 +1,8 @@
 """Benchmark 3: what a hung optional service costs the product page.
 
 recommendation is frozen with SIGSTOP (alive, connected, silent: the worst kind of slow)
-while one client keeps asking for pages through the real gateway. Phases: normal, hung
+while one client keeps asking for pages through the real gateway, whose circuit breaker
+should skip it after the first timeout. Phases: normal, hung
 (for a fixed time, bucketed by seconds since SIGSTOP), then SIGCONT and the time until the
 page is complete again, then normal again.
 """
@@ -153,23 +154,27 @@ def _meaning(result: DegradationResult, early: list[HungPage], late: list[HungPa
              dropped: float | None) -> str:
     normal = result.normal.median_ms
     first = Summary.of([p.seconds for p in early]).median_ms
-    text = (f"While the hung service still looked connected, the page waited for it until "
-            f"the deadline: {fmt_ms(first)} ms at the median instead of {fmt_ms(normal)} ms "
-            f"({fmt_ratio(first, normal)}), and still answered without recommendations.")
+    text = (f"Until the first fast page, {len(early)} page(s) waited for the hung service "
+            f"until the deadline: {fmt_ms(first)} ms at the median instead of "
+            f"{fmt_ms(normal)} ms ({fmt_ratio(first, normal)}), and still answered without "
+            f"recommendations.")
     if dropped is None:
         text += (f" No page got faster during the {result.hung_seconds:g} s window: the "
-                 f"heartbeat did not make the hung section fail faster.")
+                 f"circuit breaker did not open.")
     else:
         later = Summary.of([p.seconds for p in late]).median_ms
-        text += (f" From {dropped:.1f} s after SIGSTOP on (the heartbeat had dropped the "
-                 f"silent connection: PING every {HEARTBEAT_IVL_MS / 1000:g} s, "
-                 f"{HEARTBEAT_TIMEOUT_MS / 1000:g} s timeout), the client had no connection to "
-                 f"send on and gave up after its {CONNECT_GRACE_S * 1000:.0f} ms connect grace "
-                 f"instead of the deadline: {fmt_ms(later)} ms per page at the median, "
-                 f"recommendation still degraded.")
+        text += (f" From {dropped:.1f} s after SIGSTOP on, recommendation's circuit was open "
+                 f"(shared/messaging/replicas.py: opened by a timeout, shared by the "
+                 f"gateway's threads) and pages skipped it at once: {fmt_ms(later)} ms per "
+                 f"page at the median ({fmt_ratio(later, normal)} of normal), recommendation "
+                 f"degraded and named. Without the breaker each page waited out the deadline "
+                 f"until the heartbeat dropped the silent connection "
+                 f"({HEARTBEAT_TIMEOUT_MS / 1000:g} s), then {CONNECT_GRACE_S * 1000:.0f} ms of "
+                 f"connect grace per page.")
     if math.isnan(result.recovery_s):
         text += f" Complete pages did not come back within {RECOVERY_LIMIT_S:.0f} s of SIGCONT."
     else:
         text += (f" After SIGCONT the first complete page came {result.recovery_s * 1000:.0f} ms "
-                 f"later ({result.pages_until_recovered} page(s) asked).")
+                 f"later ({result.pages_until_recovered} page(s) asked): a background probe "
+                 f"closed the circuit.")
     return text

@@ -1,4 +1,8 @@
-"""The gateway's RPC clients: one RpcClient per worker thread, never shared between threads."""
+"""The gateway's RPC clients: one RpcClient per worker thread, never shared between threads.
+
+The replicas' circuit breakers are shared: a replica one thread saw time out is skipped by
+every thread until it answers a probe.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from shared.messaging import RpcClient, new_context
+from shared.messaging import ReplicaHealth, RpcClient, new_context
 
 
 class ServiceClients:
@@ -20,6 +24,7 @@ class ServiceClients:
         self._ctx: Any = None
         self._lock = threading.Lock()
         self._all: list[RpcClient] = []
+        self.health = ReplicaHealth()
 
     def init_app(self, app: Flask) -> None:
         app.extensions["zeroshop.clients"] = self
@@ -30,7 +35,7 @@ class ServiceClients:
             with self._lock:  # the context is made lazily, after any fork
                 if self._ctx is None:
                     self._ctx = new_context()
-                client = RpcClient(self._ctx, self._endpoints)
+                client = RpcClient(self._ctx, self._endpoints, self.health)
                 self._all.append(client)
             self._local.client = client
         return client

@@ -125,14 +125,21 @@ def _ping_all(names: list[str], endpoints: dict[str, str], timeout_ms: int) -> l
 @click.argument("service", type=click.Choice(sorted(SERVICES)))
 @click.option("--endpoint", help="Override the service's endpoint.")
 @click.option("--timeout-ms", default=1000, show_default=True)
-def ping(service: str, endpoint: str | None, timeout_ms: int) -> None:
+@click.option("--active", is_flag=True,
+              help="Exit 1 also if it is a writer's standby replica (a readiness probe for "
+                   "the write path: only the active replica should get calls).")
+def ping(service: str, endpoint: str | None, timeout_ms: int, active: bool) -> None:
     """Exit 0 if SERVICE answers its health call in time (for probes and scripts)."""
     target = endpoint or endpoint_for(service, os.environ)
     (outcome,) = _ping_all([service], {service: target}, timeout_ms)
     if not outcome.ok:
         click.echo(f"{service} at {target}: {outcome.error} {outcome.message}", err=True)
         raise SystemExit(1)
-    click.echo(f"{service} at {target}: ok")
+    state = outcome.value.status
+    if active and state == "standby":
+        click.echo(f"{service} at {target}: standby (another replica is active)", err=True)
+        raise SystemExit(1)
+    click.echo(f"{service} at {target}: {state}")
 
 
 @main.command()

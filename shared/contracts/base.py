@@ -32,10 +32,13 @@ class Health(Record):
     service: str
     status: str
     methods: list[str]
+    # Requests this process has answered since it started: tells replicas' shares apart.
+    served: int = 0
 
 
-# Errors any method can answer; a method lists only its own extra ones.
-COMMON_ERRORS = ("bad_request", "unknown_method", "bad_params", "internal")
+# Errors any method can answer; a method lists only its own extra ones. `standby`: a
+# writer's standby replica refused; clients ask another replica (its active one).
+COMMON_ERRORS = ("bad_request", "unknown_method", "bad_params", "internal", "standby")
 
 
 @dataclass(frozen=True)

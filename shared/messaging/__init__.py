@@ -6,16 +6,19 @@ Services and the gateway use this small API and never touch frames.
 from .client import Call, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
 from .pubsub import Publisher, Subscribers
+from .replicas import BadEndpoint, ReplicaHealth
 from .server import BindError, RpcServer
 from .sockets import Context, new_context
 
 __all__ = [
+    "BadEndpoint",
     "BindError",
     "Call",
     "Context",
     "Outcome",
     "Publisher",
     "Reply",
+    "ReplicaHealth",
     "Request",
     "RpcClient",
     "RpcError",

@@ -18,10 +18,14 @@ import msgspec
 import zmq
 
 from .codec import Request, decode_reply, encode_request
+from .replicas import DNS_REFRESH_S, ReplicaHealth, Replicas, Resolver, resolve_dns
 from .sockets import Context, client_socket
 
 T = TypeVar("T")
 CONNECT_GRACE_S = 0.05  # how long a known socket may take to (re)connect
+FIRST_CONNECT_S = 0.5  # a new socket's first connection: not yet a failure of its replica
+PROBE_TTL_S = 1.0  # a replica that wakes up later skips the stale probe
+STANDBY = "standby"  # the error code of a writer's standby replica: ask another one
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,16 @@ class Call(Generic[T]):
     method: str
     params: Any
     result_type: type[T]
+
+
+@dataclass
+class _Sent:
+    """A request on its way to one replica, with the replicas not asked yet."""
+
+    index: int  # of the call in the gather
+    address: str
+    body: bytes
+    others: list[str]
 
 
 @dataclass(frozen=True)
@@ -58,19 +72,60 @@ class RpcError(Exception):
 
 
 class RpcClient:
-    def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
+    """Calls services by name; `endpoints` maps each to its replicas (see `replicas`)."""
+
+    def __init__(self, ctx: Context, endpoints: Mapping[str, str],
+                 health: ReplicaHealth | None = None, resolve: Resolver = resolve_dns,
+                 dns_refresh_s: float = DNS_REFRESH_S) -> None:
         self._ctx = ctx
         self._endpoints = dict(endpoints)
-        self._sockets: dict[str, zmq.Socket[bytes]] = {}
+        self._resolve, self._dns_refresh_s = resolve, dns_refresh_s
+        self.health = health or ReplicaHealth()
+        self._replicas: dict[str, Replicas] = {}
+        self._known: dict[str, list[str]] = {}  # each service's replicas as last looked up
+        self._sockets: dict[str, zmq.Socket[bytes]] = {}  # by replica address
+        self._connecting_until: dict[str, float] = {}
+        self._turn = itertools.count()  # round-robin over the replicas that are up
+        self._probes: dict[str, str] = {}  # request id -> address of an open circuit
         self._ids = itertools.count(1)
         self._prefix = f"{os.getpid():x}-{id(self):x}-"
 
-    def _socket(self, service: str) -> zmq.Socket[bytes]:
-        sock = self._sockets.get(service)
+    def _socket(self, address: str) -> zmq.Socket[bytes]:
+        sock = self._sockets.get(address)
         if sock is None:
-            sock = client_socket(self._ctx, self._endpoints[service])
-            self._sockets[service] = sock
+            sock = client_socket(self._ctx, address)
+            self._sockets[address] = sock
+            self._connecting_until[address] = time.monotonic() + FIRST_CONNECT_S
         return sock
+
+    def _connecting(self, address: str, now: float) -> bool:
+        """A socket made just now that may not have finished its first connection."""
+        return now < self._connecting_until.get(address, 0.0)
+
+    def _addresses(self, service: str) -> list[str]:
+        replicas = self._replicas.get(service)
+        if replicas is None:
+            replicas = Replicas(self._endpoints[service], self._resolve, self._dns_refresh_s)
+            self._replicas[service] = replicas
+        before = self._known.get(service, [])
+        now = replicas.addresses()
+        if now is not before:  # a DNS name looked up again: close the gone pods' sockets
+            for address in set(before) - set(now):
+                sock = self._sockets.pop(address, None)
+                self._connecting_until.pop(address, None)
+                if sock is not None:
+                    sock.close(linger=0)
+            self._known[service] = now
+        return now
+
+    def _candidates(self, service: str, now: float) -> list[str]:
+        """The replicas whose circuit is closed, starting at the next in turn (a writer's
+        standbys last: only its active replica answers)."""
+        up = self.health.closed(self._addresses(service))
+        if len(up) > 1:
+            turn = next(self._turn) % len(up)
+            up = self.health.standbys_last(up[turn:] + up[:turn], now)
+        return up
 
     def call(self, call: Call[T], timeout_ms: int, trace: str | None = None) -> T:
         """One call; raises RpcError with the server's code, `timeout` or `unavailable`."""
@@ -86,50 +141,95 @@ class RpcClient:
         deadline = now + timeout_ms / 1000
         wall_deadline = time.time() + timeout_ms / 1000
         outcomes: list[Outcome[Any] | None] = [None] * len(calls)
-        pending: dict[str, int] = {}
-        unsent: dict[str, tuple[int, bytes, float]] = {}
+        pending: dict[str, _Sent] = {}  # by request id
+        unsent: dict[str, tuple[int, bytes, float, list[str]]] = {}
+        self._probe_open_circuits({call.service for call in calls}, now)
         for index, call in enumerate(calls):
             request_id = f"{self._prefix}{next(self._ids)}"
             body = encode_request(
                 Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace),
                 call.params,
             )
-            fresh = call.service not in self._sockets
-            if self._try_send(self._socket(call.service), body):
-                pending[request_id] = index
+            candidates = self._candidates(call.service, now)
+            if not candidates:
+                outcomes[index] = Outcome(error="unavailable", message=(
+                    f"every replica of {call.service} failed just now; skipped while probed"))
+                continue
+            connecting: list[str] = []
+            for tried, address in enumerate(candidates):
+                if self._try_send(self._socket(address), body):
+                    pending[request_id] = _Sent(index, address, body, candidates[tried + 1:])
+                    break
+                if self._connecting(address, now):
+                    connecting.append(address)
+                else:  # a known replica with no live connection: skip it from now on
+                    self.health.breaker(address).failed(now)
             else:
-                # IMMEDIATE: no live connection yet. A new socket may still be connecting;
-                # a known one gets a short grace, so a dead service fails fast.
-                grace = deadline if fresh else min(deadline, now + CONNECT_GRACE_S)
-                unsent[request_id] = (index, body, grace)
+                # IMMEDIATE: no live connection. A new socket may still be connecting (it
+                # gets the deadline); a known one gets a short grace, so a dead service
+                # fails fast.
+                if connecting:
+                    unsent[request_id] = (index, body, deadline, connecting)
+                else:
+                    unsent[request_id] = (index, body, min(deadline, now + CONNECT_GRACE_S),
+                                          candidates)
         while pending or unsent:
             now = time.monotonic()
             if now >= deadline:
                 break
-            for request_id, (index, _, give_up_at) in list(unsent.items()):
+            for request_id, (index, _, give_up_at, addresses) in list(unsent.items()):
                 if now >= give_up_at:
                     del unsent[request_id]
-                    outcomes[index] = Outcome(error="unavailable", message="no connected replica")
+                    outcomes[index] = self._no_connection(addresses, now)
             poller = zmq.Poller()
-            for service in {calls[i].service for i in pending.values()}:
-                poller.register(self._sockets[service], zmq.POLLIN)
-            for index, _, _ in unsent.values():
-                poller.register(self._sockets[calls[index].service], zmq.POLLIN | zmq.POLLOUT)
-            wake = min([deadline, *(g for _, _, g in unsent.values())])
+            for address in {s.address for s in pending.values()} | set(self._probes.values()):
+                poller.register(self._sockets[address], zmq.POLLIN)
+            for _, _, _, addresses in unsent.values():
+                for address in addresses:
+                    poller.register(self._sockets[address], zmq.POLLIN | zmq.POLLOUT)
+            wake = min([deadline, *(give_up for _, _, give_up, _ in unsent.values())])
             events = dict(poller.poll(int(max(0.0, (wake - now) * 1000))))
-            for request_id, (index, body, _) in list(unsent.items()):
-                sock = self._sockets[calls[index].service]
-                if events.get(sock, 0) & zmq.POLLOUT and self._try_send(sock, body):
-                    del unsent[request_id]
-                    pending[request_id] = index
+            for request_id, (index, body, _, addresses) in list(unsent.items()):
+                for address in addresses:
+                    sock = self._sockets[address]
+                    if events.get(sock, 0) & zmq.POLLOUT and self._try_send(sock, body):
+                        del unsent[request_id]
+                        pending[request_id] = _Sent(index, address, body, [])
+                        break
             for sock, flags in events.items():
                 if flags & zmq.POLLIN:
                     self._drain(sock, calls, pending, outcomes)
-        for index, _, _ in unsent.values():
-            outcomes[index] = Outcome(error="unavailable", message="no connected replica")
-        for index in pending.values():
-            outcomes[index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+        timed_out = time.monotonic()
+        for index, _, _, addresses in unsent.values():
+            outcomes[index] = self._no_connection(addresses, timed_out)
+        for sent in pending.values():
+            self.health.breaker(sent.address).failed(timed_out)
+            outcomes[sent.index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
         return outcomes  # type: ignore[return-value]
+
+    def _probe_open_circuits(self, services: set[str], now: float) -> None:
+        """Read answers to earlier probes, then probe each open circuit that is due.
+
+        A probe is a `health` call that nobody waits for: its reply, read whenever it
+        arrives (in this gather or a later one), closes the circuit.
+        """
+        for address in set(self._probes.values()):
+            self._drain(self._sockets[address], (), {}, [])
+        for service in services:
+            for address in self._addresses(service):
+                if not self.health.breaker(address).claim_probe(now):
+                    continue
+                request_id = f"{self._prefix}p{next(self._ids)}"
+                body = encode_request(Request(method="health", id=request_id,
+                                              deadline=time.time() + PROBE_TTL_S), {})
+                if self._try_send(self._socket(address), body):
+                    self._probes[request_id] = address
+
+    def _no_connection(self, addresses: Sequence[str], now: float) -> Outcome[Any]:
+        """No replica took the request in time: skip them all until a probe gets through."""
+        for address in addresses:
+            self.health.breaker(address).failed(now)
+        return Outcome(error="unavailable", message="no connected replica")
 
     @staticmethod
     def _try_send(sock: zmq.Socket[bytes], body: bytes) -> bool:
@@ -140,7 +240,7 @@ class RpcClient:
         return True
 
     def _drain(self, sock: zmq.Socket[bytes], calls: Sequence[Call[Any]],
-               pending: dict[str, int], outcomes: list[Outcome[Any] | None]) -> None:
+               pending: dict[str, _Sent], outcomes: list[Outcome[Any] | None]) -> None:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -150,15 +250,40 @@ class RpcClient:
                 reply = decode_reply(frames[-1])
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue  # not a reply of ours: ignore it
-            index = pending.pop(reply.id or "", None)
-            if index is None:
+            probed = self._probes.pop(reply.id or "", None)
+            if probed is not None:
+                self.health.breaker(probed).succeeded()
+                continue
+            sent = pending.pop(reply.id or "", None)
+            if sent is None:
                 continue  # a late reply to a request we already gave up on
-            outcomes[index] = _outcome(reply, calls[index].result_type)
+            if reply.error is not None and reply.error.code == STANDBY:
+                # A writer's standby: alive, but only the active replica answers. Ask the
+                # next one at once; the standby is asked last for a while.
+                self.health.breaker(sent.address).succeeded(standby_at=time.monotonic())
+                if self._send_to_next(sent):
+                    pending[reply.id or ""] = sent
+                else:
+                    outcomes[sent.index] = Outcome(error="unavailable", message=(
+                        f"no active replica of {calls[sent.index].service} answered (each "
+                        f"one asked is a standby: a writer is failing over)"))
+                continue
+            self.health.breaker(sent.address).succeeded()  # any reply: the replica is alive
+            outcomes[sent.index] = _outcome(reply, calls[sent.index].result_type)
+
+    def _send_to_next(self, sent: _Sent) -> bool:
+        while sent.others:
+            address = sent.others.pop(0)
+            if self._try_send(self._socket(address), sent.body):
+                sent.address = address
+                return True
+        return False
 
     def close(self) -> None:
         for sock in self._sockets.values():
             sock.close(linger=0)
         self._sockets.clear()
+        self._probes.clear()
 
 
 def _outcome(reply: Any, result_type: type[Any]) -> Outcome[Any]:

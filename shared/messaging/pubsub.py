@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import zmq
 
+from .replicas import Replicas
 from .server import BindError
 from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES, Context
 
@@ -37,10 +38,16 @@ class Publisher:
 
 
 class Subscribers:
-    """SUB sockets to several publishers, polled together; every topic is received."""
+    """SUB sockets to several publishers, polled together; every topic is received.
+
+    A publisher's endpoint may name several replicas (see `replicas`): its one SUB socket
+    connects to each of them, so whichever replica is the active writer is heard; a DNS
+    name is looked up again now and then, connecting to new replicas and dropping gone ones.
+    """
 
     def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
         self._sockets: dict[zmq.Socket[bytes], str] = {}
+        self._replicas: dict[zmq.Socket[bytes], tuple[Replicas, set[str]]] = {}
         self._poller = zmq.Poller()
         for name, endpoint in endpoints.items():
             sock = ctx.socket(zmq.SUB)
@@ -52,15 +59,31 @@ class Subscribers:
             sock.setsockopt(zmq.RECONNECT_IVL, 100)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
             sock.setsockopt(zmq.SUBSCRIBE, b"")
-            sock.connect(endpoint)
             self._sockets[sock] = name
+            try:
+                self._replicas[sock] = (Replicas(endpoint), set())
+                self._connect(sock)
+            except (ValueError, zmq.ZMQError):
+                self.close()
+                raise
             self._poller.register(sock, zmq.POLLIN)
+
+    def _connect(self, sock: zmq.Socket[bytes]) -> None:
+        replicas, connected = self._replicas[sock]
+        now = set(replicas.addresses())
+        for address in now - connected:
+            sock.connect(address)
+        for address in connected - now:
+            sock.disconnect(address)
+        self._replicas[sock] = (replicas, now)
 
     def poll(self, timeout_ms: int, limit: int = 1000) -> list[tuple[str, str, bytes]]:
         """Wait up to `timeout_ms`; return (publisher, topic, body) messages, at most `limit`."""
         if not self._sockets:  # zmq's poll returns at once with nothing registered
             time.sleep(timeout_ms / 1000)
             return []
+        for sock in self._sockets:  # cheap: a DNS name is looked up only every few seconds
+            self._connect(sock)
         messages: list[tuple[str, str, bytes]] = []
         for sock, _ in self._poller.poll(timeout_ms):
             while len(messages) < limit:

@@ -20,20 +20,21 @@ from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
-from shared.events.models import EventsBase
 from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
 from shared.messaging import BindError, Publisher, RpcServer, new_context
+from shared.migrations import current_revision, migrate
 
+from .lease import ACTIVE_POLL_S, WriterLease
 from .replies import ReplyCache
 from .service import ContractMismatch, Service
 
 log = logging.getLogger("zeroshop.runtime")
 
 
-def _ready_line(service: str, endpoint: str, events_endpoint: str) -> None:
+def _ready_line(service: str, endpoint: str, events_endpoint: str, role: str) -> None:
     # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
-    line = {"event": "ready", "service": service, "endpoint": endpoint}
+    line = {"event": "ready", "service": service, "endpoint": endpoint, "role": role}
     if events_endpoint:
         line["events_endpoint"] = events_endpoint
     print(json.dumps(line), flush=True)
@@ -42,7 +43,8 @@ def _ready_line(service: str, endpoint: str, events_endpoint: str) -> None:
 def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 seed: Callable[[Session], None] | None = None,
                 dependencies: Mapping[str, Any] | None = None) -> None:
-    """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
+    """Migrate the database, seed once, bind, serve until SIGTERM/SIGINT, then close and
+    return. `metadata` (the service's models) names the tables of its first revision."""
     logging.basicConfig(level=config.log_level, stream=sys.stderr,
                         format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
     # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
@@ -57,15 +59,16 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     engine = make_engine(config.database_url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with startup_lock(engine, service.name):
-        metadata.create_all(engine)
-        if contract.publishes or contract.consumes:
-            EventsBase.metadata.create_all(engine)
+        before = migrate(engine, service.name, metadata.sorted_tables[0].name)
+        if before != current_revision(engine):
+            log.info("database schema: %s -> %s", before or "new", current_revision(engine))
         with unit_of_work(sessions) as db:
             if contract.publishes:
                 ensure_counter(db)
             if seed is not None and config.seed:
                 seed(db)
     ctx = new_context()
+    lost_lease = threading.Event()
     threads: list[threading.Thread] = []
     closers: list[Callable[[], None]] = []
     try:
@@ -97,20 +100,55 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         missing = service.missing()
         if missing:
             raise ContractMismatch(f"{service.name} does not implement: {', '.join(missing)}")
-        for thread in threads:
-            thread.start()
-        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "")
-        log.info("serving on %s (database %s)", server.endpoint, engine.url.render_as_string())
+        lease = WriterLease(engine, service.name) if threads else None
+        closers.append(lease.release if lease else lambda: None)
+        active = lease is None or lease.try_acquire()
+        service.standby = not active
+        if active:
+            for thread in threads:
+                thread.start()
+        if lease is not None and lease.exclusive:
+            watcher = threading.Thread(target=_watch_lease, name="lease",
+                                       args=(service, lease, list(threads), stopping, lost_lease))
+            watcher.start()
+            threads.append(watcher)
+        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "",
+                    "standby" if service.standby else "active")
+        log.info("serving on %s (database %s)%s", server.endpoint, engine.url.render_as_string(),
+                 " as a standby: another replica holds the writer lease" if service.standby
+                 else "")
         server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
     finally:
         stopping.set()
         for thread in threads:
-            thread.join()
+            if thread.ident is not None:  # a standby's relay and consumer never started
+                thread.join()
         for close in closers:
             close()
         ctx.term()
         engine.dispose()
+    if lost_lease.is_set():
+        log.error("stopped: lost the writer lease (its database connection broke); a "
+                  "supervisor starts it again, as a standby if another replica took over")
+        raise SystemExit(1)
     log.info("stopped")
+
+
+def _watch_lease(service: Service, lease: WriterLease, threads: list[threading.Thread],
+                 stopping: threading.Event, lost: threading.Event) -> None:
+    """A standby takes the lease as soon as it is free and starts the writer's threads;
+    the active replica stops if its lease is gone (another may hold it by now)."""
+    while not stopping.wait(ACTIVE_POLL_S):
+        if service.standby:
+            if lease.try_acquire():
+                log.warning("took the writer lease: now the active replica")
+                for thread in threads:
+                    thread.start()
+                service.standby = False
+        elif not lease.still_held():
+            lost.set()
+            stopping.set()
+            return
 
 
 def _publishers_of(topics: tuple[str, ...]) -> list[str]:

@@ -64,10 +64,14 @@ class Service:
         self.dependencies: dict[str, Any] = {}
         self._on_emit: Callable[[], None] = lambda: None
         self.replies = ReplyCache()  # run_service sizes it from the config
+        self.served = 0  # requests dispatched, for `health`
+        # A writer's standby replica (see lease.py) answers `health` and refuses the rest.
+        self.standby = False
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
-        return Health(service=self.name, status="ok", methods=sorted(self.contract.methods))
+        return Health(service=self.name, status="standby" if self.standby else "ok",
+                      methods=sorted(self.contract.methods), served=self.served)
 
     def rpc(self, handler: Handler) -> Handler:
         """Register `handler` as the RPC method of the same name; checks it against the contract."""
@@ -108,6 +112,7 @@ class Service:
 
     def dispatch(self, body: bytes, sessions: sessionmaker[Session]) -> bytes | None:
         """Decode, validate, run and encode one request; never raises."""
+        self.served += 1
         try:
             request = decode_request(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -116,6 +121,9 @@ class Service:
         if request.deadline is not None and request.deadline < time.time():
             log.info("skipped %s (trace %s): deadline passed", request.method, request.trace)
             return None  # the caller has given up; answering would be wasted work
+        if self.standby and request.method != "health":
+            return encode_error(request.id, "standby", f"this {self.name} replica is a standby; "
+                                f"the active one answers {request.method} (ask another)")
         entry = self.handlers.get(request.method)
         if entry is None:
             known = ", ".join(sorted(self.contract.methods))

@@ -43,10 +43,11 @@ IMAGE = "zeroshop:latest"
 SERVICES = tuple(DEFAULT_PORTS)
 # Every service; the gateway runs beside them.
 DEPLOYED = (*SERVICES, "gateway")
-# Services that publish or consume events have one writer each: exactly one replica, no
-# HPA, strategy Recreate. The rest (stateless readers, the gateway) scale with an HPA.
-SINGLE_REPLICA = tuple(s for s, c in CONTRACTS.items() if c.publishes or c.consumes)
-SCALED = tuple(s for s in DEPLOYED if s not in SINGLE_REPLICA)
+# Services that publish or consume events are writers: an active replica and a standby, no
+# HPA. The rest (stateless readers, the gateway) scale with an HPA.
+WRITERS = tuple(s for s, c in CONTRACTS.items() if c.publishes or c.consumes)
+SCALED = tuple(s for s in DEPLOYED if s not in WRITERS)
+READERS = tuple(s for s in SCALED if s != "gateway")  # several pods behind one name
 # Services that write files under ZEROSHOP_DATA_DIR even with a PostgreSQL database:
 # the `record` senders' logs (services/<name>/senders.py).
 WRITES_DATA_DIR = ("email", "sms")
@@ -83,9 +84,9 @@ def require(available: bool, what: str, install: str) -> None:
 
 
 def tcp_port(address: str) -> tuple[str, int]:
-    """`tcp://host:5551` -> ("host", 5551)."""
-    match = re.fullmatch(r"tcp://([^:/]+):(\d+)", address)
-    assert match, f"expected tcp://HOST:PORT, got {address!r}"
+    """`tcp://host:5551` (or `dns+tcp://host:5551`, every replica) -> ("host", 5551)."""
+    match = re.fullmatch(r"(?:dns\+)?tcp://([^:/]+):(\d+)", address)
+    assert match, f"expected tcp://HOST:PORT or dns+tcp://HOST:PORT, got {address!r}"
     return match.group(1), int(match.group(2))
 
 
@@ -222,23 +223,43 @@ class TestKubernetesManifests:
             # A fixed count would reset the HPA's on every apply.
             assert "replicas" not in deployments[target["name"]]["spec"], target["name"]
 
-    def test_the_single_writers_run_one_replica_never_two_at_once(self, overlay):
+    def test_the_scaled_readers_are_headless_and_named_by_dns_so_every_pod_gets_calls(
+            self, overlay):
+        name, objects = overlay
+        services = of_kind(objects, "Service")
+        data = config_map(objects)["data"]
+        for reader in READERS:
+            assert services[reader]["spec"].get("clusterIP") == "None", \
+                f"overlays/{name}: Service {reader} must be headless"
+            assert data[f"{reader.upper()}_ENDPOINT"].startswith("dns+tcp://"), reader
+
+    def test_the_writers_run_an_active_and_a_standby_replica_that_roll_one_at_a_time(
+            self, overlay):
         name, objects = overlay
         deployments = of_kind(objects, "Deployment")
+        services = of_kind(objects, "Service")
+        data = config_map(objects)["data"]
         scaled = {h["spec"]["scaleTargetRef"]["name"]
                   for h in of_kind(objects, "HorizontalPodAutoscaler").values()}
-        for service in SINGLE_REPLICA:
+        budgets = of_kind(objects, "PodDisruptionBudget").values()
+        for service in WRITERS:
             spec = deployments[service]["spec"]
-            assert spec.get("replicas") == 1, f"overlays/{name}: {service} replicas"
-            assert spec.get("strategy", {}).get("type") == "Recreate", \
-                f"overlays/{name}: {service} must use strategy Recreate"
+            assert spec.get("replicas") == 2, f"overlays/{name}: {service} replicas"
+            # A new pod (a standby) is up before an old one goes: never none of them.
+            assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {
+                "maxSurge": 1, "maxUnavailable": 0}}, f"overlays/{name}: {service} strategy"
             assert service not in scaled, f"overlays/{name}: {service} has an HPA"
-            # minAvailable 1 on a single replica would block every node drain.
-            blocking = [p["metadata"]["name"] for p in of_kind(objects, "PodDisruptionBudget")
-                        .values() if selects(p["spec"]["selector"]["matchLabels"],
-                                             deployments[service])]
-            assert not blocking, f"overlays/{name}: PodDisruptionBudget {blocking} " \
-                                 f"on single-replica {service}"
+            assert services[service]["spec"].get("clusterIP") == "None", service
+            assert data[f"{service.upper()}_ENDPOINT"].startswith("dns+tcp://"), service
+            if service in EVENT_PORTS:  # subscribers hear whichever replica is active
+                assert data[f"{service.upper()}_EVENTS_ENDPOINT"].startswith("dns+tcp://")
+            guarding = [p["spec"] for p in budgets
+                        if selects(p["spec"]["selector"]["matchLabels"], deployments[service])]
+            # minAvailable 1 would count the standby as the one to keep and could block a
+            # drain; maxUnavailable 1 lets one of the two go at a time.
+            assert all(g.get("maxUnavailable") == 1 for g in guarding), (service, guarding)
+            if name == "prod":
+                assert guarding, f"overlays/prod: no PodDisruptionBudget for {service}"
 
     def test_every_workload_has_probes_resources_and_runs_as_non_root(self, overlay):
         name, objects = overlay
@@ -479,6 +500,12 @@ class TestComposeFile:
                 bind = environment(services[host]).get(bind_key)
                 assert bind and tcp_port(bind)[1] == ports[host], f"{host}: {bind_key}={bind}"
                 assert str(ports[host]) in map(str, services[host].get("expose", [])), host
+
+    def test_every_endpoint_is_named_by_dns_so_scaled_replicas_all_get_calls(self, compose):
+        for name, service in platform_services(compose).items():
+            for key, address in environment(service).items():
+                if key.endswith("_ENDPOINT"):
+                    assert address.startswith("dns+tcp://"), f"{name}: {key}={address}"
 
     def test_every_consumer_and_the_gateway_know_the_publishers_they_use(self, compose):
         gateway = environment(compose["services"]["gateway"])

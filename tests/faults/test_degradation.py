@@ -66,6 +66,24 @@ class TestOptionalSectionsDegrade:
                         what="recommendation to recover")
         assert len(page["recommendations"]) >= 4
 
+    def test_a_hung_service_is_skipped_after_one_deadline_and_used_again_when_it_wakes(
+            self, shop: Platform) -> None:
+        """Its circuit opens on the first timeout: later pages skip it instead of each
+        waiting out the deadline; a background probe closes it once it answers again."""
+        shop.signal("recommendation", signal.SIGSTOP)
+        try:
+            first, status, page = timed_page(shop, 1)
+            assert status == 200 and page["degraded"] == ["recommendation"]
+            later = [timed_page(shop, n) for n in range(2, 12)]
+            assert all(p["degraded"] == ["recommendation"] for _, _, p in later)
+            # Skipped, not waited for: every later page is well inside the deadline.
+            assert max(elapsed for elapsed, _, _ in later) < DEADLINE_MS / 1000 / 2
+        finally:
+            shop.signal("recommendation", signal.SIGCONT)
+        page = wait_for(lambda: (p := timed_page(shop, 4)[2])["degraded"] == [] and p,
+                        timeout=5, what="the woken recommendation to be used again")
+        assert len(page["recommendations"]) >= 4
+
     def test_a_restarted_service_is_used_again(self, shop: Platform) -> None:
         shop.stop("inventory", signal.SIGKILL)
         assert timed_page(shop)[2]["degraded"] == ["inventory"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from shared.contracts import Health, NoParams
 from shared.contracts.product import GetProduct, Product
 from shared.messaging import Call, RpcClient, new_context
 
-from ..support import Platform
+from ..support import Platform, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +97,17 @@ class TestDealerClient:
             assert client.gather([health], 2000)[0].ok
             running.signal("product", signal.SIGSTOP)
             assert client.gather([health], 100)[0].error == "timeout"
+            # Its circuit is open now: the next call is skipped at once, not after 2 s.
+            start = time.monotonic()
+            skipped = client.gather([health], 2000)[0]
+            assert skipped.error == "unavailable" and time.monotonic() - start < 1.0
             running.signal("product", signal.SIGCONT)
-            # The late reply to the first request (if any) is dropped; this one matches.
-            again = client.gather([Call("product", "get", GetProduct(id=2), Product)], 2000)[0]
-            assert again.ok and again.value.id == 2
+            # A background probe closes the circuit; late replies to the first requests are
+            # dropped and this one matches.
+            again = wait_for(lambda: client.gather(
+                [Call("product", "get", GetProduct(id=2), Product)], 2000)[0].value,
+                timeout=5, what="the client to call product again")
+            assert again.id == 2
         finally:
             client.close()
             context.term()

@@ -71,10 +71,12 @@ class TestDispatch:
                            "deadline": time.time() - 1}).encode()
         assert pricing.svc.dispatch(body, sessions) is None
 
-    def test_health_lists_the_contract_methods(self, sessions) -> None:
-        reply = dispatch({"method": "health"}, sessions)
-        assert reply["result"] == {"service": "pricing", "status": "ok",
-                                   "methods": ["get_many", "get_price", "health"]}
+    def test_health_lists_the_contract_methods_and_counts_requests(self, sessions) -> None:
+        first = dispatch({"method": "health"}, sessions)["result"]
+        assert {k: v for k, v in first.items() if k != "served"} == {
+            "service": "pricing", "status": "ok", "methods": ["get_many", "get_price", "health"]}
+        again = dispatch({"method": "health"}, sessions)["result"]
+        assert again["served"] == first["served"] + 1  # this request counted too
 
 
 class TestRegistration:

@@ -1,0 +1,1 @@
+"""The discount service's schema migrations (Alembic; see shared/migrations.py)."""

@@ -1,0 +1,1 @@
+"""The email service's schema migrations (Alembic; see shared/migrations.py)."""

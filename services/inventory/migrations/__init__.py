@@ -1,0 +1,1 @@
+"""The inventory service's schema migrations (Alembic; see shared/migrations.py)."""

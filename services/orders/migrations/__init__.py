@@ -1,0 +1,1 @@
+"""The orders service's schema migrations (Alembic; see shared/migrations.py)."""

@@ -1,0 +1,1 @@
+"""The pricing service's schema migrations (Alembic; see shared/migrations.py)."""

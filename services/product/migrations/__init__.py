@@ -1,0 +1,1 @@
+"""The product service's schema migrations (Alembic; see shared/migrations.py)."""

@@ -1,0 +1,1 @@
+"""The recommendation service's schema migrations (Alembic; see shared/migrations.py)."""

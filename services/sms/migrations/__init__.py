@@ -1,0 +1,1 @@
+"""The sms service's schema migrations (Alembic; see shared/migrations.py)."""
