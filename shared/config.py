@@ -173,6 +173,7 @@ class GatewayConfig:
     events_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024
     max_event_streams: int = 4  # each open /api/events stream holds a server thread
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -186,4 +187,5 @@ class GatewayConfig:
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
             max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
         )

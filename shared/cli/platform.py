@@ -50,6 +50,8 @@ def up(services: str) -> None:
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     env = dict(os.environ)
     folder = data_dir(env)
+    # Every process also logs JSON lines there: `zeroshop trace ID` reads them.
+    env.setdefault("ZEROSHOP_LOG_DIR", str(folder / "logs"))
 
     def changed(watched: Watched, message: str) -> None:  # a death, a restart, a crash loop
         click.echo(message, err=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.contracts.bus import Envelope
 from shared.db import unit_of_work
+from shared.logs import tracing
 from shared.messaging import Context
 
 from .follow import Follower, Source
@@ -155,7 +156,8 @@ class Consumer:
 
     def _record_failure(self, publisher: str, event: Envelope, exc: Exception) -> bool:
         try:
-            return self._failed(publisher, event, exc)
+            with tracing(event.trace):
+                return self._failed(publisher, event, exc)
         except Exception:  # the database itself is away: retry the event later
             log.exception("cannot record the failure of %s #%d", publisher, event.seq)
             return False
@@ -175,7 +177,9 @@ class Consumer:
         db.info[TRACE] = event.trace
         subscription = self._subscriptions.get(event.topic)
         if subscription is not None:
-            subscription.run(event, db)
+            with tracing(event.trace):  # its log lines carry the trace of the request behind it
+                subscription.run(event, db)
+                log.info("handled %s#%d (%s)", event.publisher, event.seq, event.topic)
 
     def _failed(self, publisher: str, event: Envelope, exc: Exception) -> bool:
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import MetaData, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import logs
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
 from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
@@ -43,8 +43,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 seed: Callable[[Session], None] | None = None,
                 dependencies: Mapping[str, Any] | None = None) -> None:
     """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
-    logging.basicConfig(level=config.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
+    logs.configure(service.name, config.log_level, os.environ)
     # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

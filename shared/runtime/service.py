@@ -31,7 +31,8 @@ from shared.db import unit_of_work
 from shared.errors import ServiceError
 from shared.events.consumer import Subscription
 from shared.events.outbox import EMITTED, PUBLISHES, TRACE
-from shared.messaging import decode_request, encode_error, encode_result
+from shared.logs import tracing
+from shared.messaging import Request, decode_request, encode_error, encode_result
 
 from .replies import ReplyCache
 
@@ -113,8 +114,12 @@ class Service:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
+        with tracing(request.trace):  # every log line of this request carries its trace id
+            return self._answer(request, sessions)
+
+    def _answer(self, request: Request, sessions: sessionmaker[Session]) -> bytes | None:
         if request.deadline is not None and request.deadline < time.time():
-            log.info("skipped %s (trace %s): deadline passed", request.method, request.trace)
+            log.info("skipped %s: deadline passed", request.method)
             return None  # the caller has given up; answering would be wasted work
         entry = self.handlers.get(request.method)
         if entry is None:
@@ -145,9 +150,12 @@ class Service:
             self.replies.changed()
             if db.info.get(EMITTED):
                 self._on_emit()
+            if request.trace is not None:  # a traced write: what `zeroshop trace` follows
+                log.info("%s committed", method.name)
             return encode_result(request.id, result)
         except ServiceError as exc:
+            log.info("%s answered %s: %s", method.name, exc.code, exc.message)
             return encode_error(request.id, exc.code, exc.message)
         except Exception:
-            log.exception("%s.%s failed (trace %s)", self.name, method.name, request.trace)
+            log.exception("%s.%s failed", self.name, method.name)
             return encode_error(request.id, "internal", f"{method.name} failed; see the logs")
