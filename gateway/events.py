@@ -23,6 +23,7 @@ from shared.money import format_money
 
 from .api import documented, parse
 from .errors import ApiError
+from .metrics import STREAMS_OPEN
 from .schemas import StreamedEvent
 
 bp = Blueprint("events", __name__, url_prefix="/api")
@@ -119,9 +120,11 @@ def events() -> Response:
                for p in config.events_endpoints}
 
     def body() -> Iterator[str]:
+        STREAMS_OPEN.inc()
         try:
             yield from stream(sources, query.history, query.follow)
         finally:
+            STREAMS_OPEN.dec()
             slots.release()
 
     return Response(body(), mimetype="text/event-stream",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -57,9 +57,16 @@ class RpcError(Exception):
         self.service, self.code, self.message = service, code, message
 
 
+# observe(service, method, outcome, seconds): told of every call's end, e.g. to count it.
+# `outcome` is "ok", "timeout", "unavailable" or the server's error code.
+Observer = Callable[[str, str, str, float], None]
+
+
 class RpcClient:
-    def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
+    def __init__(self, ctx: Context, endpoints: Mapping[str, str],
+                 observe: Observer | None = None) -> None:
         self._ctx = ctx
+        self._observe = observe
         self._endpoints = dict(endpoints)
         self._sockets: dict[str, zmq.Socket[bytes]] = {}
         self._ids = itertools.count(1)
@@ -82,10 +89,11 @@ class RpcClient:
     def gather(self, calls: Sequence[Call[Any]], timeout_ms: int,
                trace: str | None = None) -> list[Outcome[Any]]:
         """Send every call before waiting for any; one deadline for all of them."""
-        now = time.monotonic()
+        now = started = time.monotonic()
         deadline = now + timeout_ms / 1000
         wall_deadline = time.time() + timeout_ms / 1000
         outcomes: list[Outcome[Any] | None] = [None] * len(calls)
+        finished: list[float] = [0.0] * len(calls)  # when each reply came (0: none came)
         pending: dict[str, int] = {}
         unsent: dict[str, tuple[int, bytes, float]] = {}
         for index, call in enumerate(calls):
@@ -110,6 +118,7 @@ class RpcClient:
                 if now >= give_up_at:
                     del unsent[request_id]
                     outcomes[index] = Outcome(error="unavailable", message="no connected replica")
+                    finished[index] = now
             poller = zmq.Poller()
             for service in {calls[i].service for i in pending.values()}:
                 poller.register(self._sockets[service], zmq.POLLIN)
@@ -124,11 +133,17 @@ class RpcClient:
                     pending[request_id] = index
             for sock, flags in events.items():
                 if flags & zmq.POLLIN:
-                    self._drain(sock, calls, pending, outcomes)
+                    self._drain(sock, calls, pending, outcomes, finished)
         for index, _, _ in unsent.values():
             outcomes[index] = Outcome(error="unavailable", message="no connected replica")
         for index in pending.values():
             outcomes[index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+        if self._observe is not None:
+            end = time.monotonic()
+            for call, outcome, done in zip(calls, outcomes, finished, strict=True):
+                assert outcome is not None
+                self._observe(call.service, call.method, outcome.error or "ok",
+                              (done or end) - started)
         return outcomes  # type: ignore[return-value]
 
     @staticmethod
@@ -140,7 +155,8 @@ class RpcClient:
         return True
 
     def _drain(self, sock: zmq.Socket[bytes], calls: Sequence[Call[Any]],
-               pending: dict[str, int], outcomes: list[Outcome[Any] | None]) -> None:
+               pending: dict[str, int], outcomes: list[Outcome[Any] | None],
+               finished: list[float]) -> None:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -154,6 +170,7 @@ class RpcClient:
             if index is None:
                 continue  # a late reply to a request we already gave up on
             outcomes[index] = _outcome(reply, calls[index].result_type)
+            finished[index] = time.monotonic()
 
     def close(self) -> None:
         for sock in self._sockets.values():

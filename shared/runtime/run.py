@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import MetaData, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import logs
+from shared import logs, metrics
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
 from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
@@ -31,11 +31,13 @@ from .service import ContractMismatch, Service
 log = logging.getLogger("zeroshop.runtime")
 
 
-def _ready_line(service: str, endpoint: str, events_endpoint: str) -> None:
+def _ready_line(service: str, endpoint: str, events_endpoint: str, metrics: str) -> None:
     # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
     line = {"event": "ready", "service": service, "endpoint": endpoint}
     if events_endpoint:
         line["events_endpoint"] = events_endpoint
+    if metrics:
+        line["metrics_endpoint"] = metrics
     print(json.dumps(line), flush=True)
 
 
@@ -76,6 +78,18 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             log.error("%s (is another ZeroShop running? %s_BIND / %s_EVENTS_BIND set the "
                       "addresses)", exc, service.name.upper(), service.name.upper())
             raise SystemExit(1) from None
+        bus_state = metrics.BusState(service.name, sessions, bool(contract.publishes),
+                                     bool(contract.consumes))
+        metrics_url = ""
+        if config.metrics_port:
+            try:
+                http, _ = metrics.serve(config.metrics_port, config.metrics_host, bus_state)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s:%d: %s (%s_METRICS_PORT sets the port)",
+                          config.metrics_host, config.metrics_port, exc, service.name.upper())
+                raise SystemExit(1) from None
+            closers.extend((http.shutdown, http.server_close))
+            metrics_url = f"http://{config.metrics_host}:{config.metrics_port}/metrics"
         relay = None
         if publisher is not None:
             closers.append(publisher.close)
@@ -87,7 +101,9 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
                                 service._on_emit, config.max_attempts,
                                 config.retry_base_ms / 1000, config.events_poll_ms,
-                                config.crash_before_commit, service.replies.changed)
+                                config.crash_before_commit, service.replies.changed,
+                                service.name)
+            bus_state.lag = consumer.lag
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}
@@ -98,7 +114,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             raise ContractMismatch(f"{service.name} does not implement: {', '.join(missing)}")
         for thread in threads:
             thread.start()
-        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "")
+        _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "",
+                    metrics_url)
         log.info("serving on %s (database %s)", server.endpoint, engine.url.render_as_string())
         server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
     finally:

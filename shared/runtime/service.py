@@ -31,8 +31,9 @@ from shared.db import unit_of_work
 from shared.errors import ServiceError
 from shared.events.consumer import Subscription
 from shared.events.outbox import EMITTED, PUBLISHES, TRACE
-from shared.logs import tracing
+from shared.logs import current_trace
 from shared.messaging import Request, decode_request, encode_error, encode_result
+from shared.metrics import RPC_ERRORS, RPC_SECONDS
 
 from .replies import ReplyCache
 
@@ -65,6 +66,7 @@ class Service:
         self.dependencies: dict[str, Any] = {}
         self._on_emit: Callable[[], None] = lambda: None
         self.replies = ReplyCache()  # run_service sizes it from the config
+        self._timers: dict[str, Any] = {}  # method -> its latency histogram
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
@@ -112,20 +114,38 @@ class Service:
         try:
             request = decode_request(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            RPC_ERRORS.labels(self.name, "-", "bad_request").inc()
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
-        with tracing(request.trace):  # every log line of this request carries its trace id
-            return self._answer(request, sessions)
+        started = time.perf_counter()
+        token = current_trace.set(request.trace)  # on every log line of this request
+        try:
+            reply = self._answer(request, sessions)
+        finally:
+            current_trace.reset(token)
+        method = request.method if request.method in self.handlers else "unknown"
+        timer = self._timers.get(method)
+        if timer is None:  # one labelled child per method, looked up once
+            timer = self._timers[method] = RPC_SECONDS.labels(self.name, method)
+        timer.observe(time.perf_counter() - started)
+        return reply
+
+    def _error(self, request: Request, code: str, message: str) -> bytes:
+        method = request.method if request.method in self.handlers else "unknown"
+        RPC_ERRORS.labels(self.name, method, code).inc()
+        return encode_error(request.id, code, message)
 
     def _answer(self, request: Request, sessions: sessionmaker[Session]) -> bytes | None:
         if request.deadline is not None and request.deadline < time.time():
             log.info("skipped %s: deadline passed", request.method)
+            RPC_ERRORS.labels(self.name, request.method if request.method in self.handlers
+                              else "unknown", "deadline_passed").inc()
             return None  # the caller has given up; answering would be wasted work
         entry = self.handlers.get(request.method)
         if entry is None:
             known = ", ".join(sorted(self.contract.methods))
-            return encode_error(request.id, "unknown_method",
-                                f"{self.name} has no method {request.method!r}; it has: {known}")
+            return self._error(request, "unknown_method",
+                               f"{self.name} has no method {request.method!r}; it has: {known}")
         method, handler, names = entry
         if method.query:  # answered from memory while nothing was written since
             key = (method.name, bytes(request.params))
@@ -136,7 +156,7 @@ class Service:
         try:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return encode_error(request.id, "bad_params", f"{method.name}: {exc}")
+            return self._error(request, "bad_params", f"{method.name}: {exc}")
         try:
             with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes
@@ -155,7 +175,7 @@ class Service:
             return encode_result(request.id, result)
         except ServiceError as exc:
             log.info("%s answered %s: %s", method.name, exc.code, exc.message)
-            return encode_error(request.id, exc.code, exc.message)
+            return self._error(request, exc.code, exc.message)
         except Exception:
             log.exception("%s.%s failed", self.name, method.name)
-            return encode_error(request.id, "internal", f"{method.name} failed; see the logs")
+            return self._error(request, "internal", f"{method.name} failed; see the logs")
