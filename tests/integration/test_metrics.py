@@ -4,12 +4,15 @@ port, read after real requests, orders and a dead letter."""
 from __future__ import annotations
 
 import http.client
+import json
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
+from shared.cli import main as zeroshop
 from shared.config import free_port
 
 from ..support import Platform, metrics_ports, sample, scrape, wait_for
@@ -125,6 +128,27 @@ class TestEveryServicesMetrics:
         assert sample(service_metrics(shop, "sms"), "zeroshop_dead_letters", service="sms") == 0
         wait_for(lambda: sample(service_metrics(shop, "orders"), "zeroshop_outbox_backlog_events",
                                 service="orders") == 0, what="orders' outbox published")
+
+
+class TestStatusShowsLagAndDeadLetters:
+    def test_the_table_and_json_agree_with_the_services(self, shop: Platform) -> None:
+        wait_for(lambda: (sample(service_metrics(shop, "email"), "zeroshop_dead_letters",
+                                 service="email") or 0) >= 1, what="email's dead letter")
+        env = {**shop.env, "GATEWAY_PORT": shop.url.rsplit(":", 1)[1]}
+        result = CliRunner().invoke(zeroshop, ["status", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        rows = {row["service"]: row for row in map(json.loads, result.output.splitlines())}
+        assert rows["email"]["dead_letters"] >= 1 and rows["email"]["consumer_lag"] == {
+            "orders": 0}
+        assert rows["inventory"]["consumer_lag"] == {"orders": 0}
+        assert rows["orders"]["consumer_lag"] == {"email": 0, "inventory": 0, "sms": 0}
+        assert rows["pricing"]["consumer_lag"] is None and rows["pricing"]["rpc_ms"] > 0
+        assert rows["gateway"]["state"] == "up, ready"
+        text = CliRunner().invoke(zeroshop, ["status"], env=env).output.splitlines()
+        assert text[0].split() == ["SERVICE", "ENDPOINT", "STATE", "RPC", "LAG", "DEAD"]
+        email = next(line.split() for line in text if line.startswith("email"))
+        assert email[2] == "up" and email[3].endswith("ms") and email[4] == "0"
+        assert int(email[5]) == rows["email"]["dead_letters"]
 
 
 class TestADegradedSectionIsCounted:
