@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from shared.cli import main as zeroshop
-from shared.config import free_port
+from shared.config import ALL_SERVICES, free_port
 
 from ..support import Platform, metrics_ports, sample, scrape, wait_for
 
@@ -167,3 +169,39 @@ class TestADegradedSectionIsCounted:
             assert failed >= 3
         finally:
             shop.start("recommendation")
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "zeroshop.json"
+
+
+def exported_names(url: str) -> set[str]:
+    """Every metric name a /metrics page declares or samples (a histogram's _bucket, _count
+    and _sum too; a counter with no samples yet by its # TYPE line)."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            names |= {name} | ({f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+                               if kind == "histogram" else set())
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return names
+
+
+class TestTheDashboardShowsRealMetrics:
+    def test_every_query_names_metrics_the_platform_exports(self, shop: Platform) -> None:
+        exported = exported_names(shop.url + "/metrics")
+        for service in ALL_SERVICES:
+            exported |= exported_names(
+                f"http://127.0.0.1:{shop.env[f'{service.upper()}_METRICS_PORT']}/metrics")
+        dashboard = json.loads(DASHBOARD.read_text())
+        queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        named = {m for q in queries for m in re.findall(r"\bzeroshop_\w+", q)}
+        assert named, "the dashboard queries no zeroshop metric"
+        assert named <= exported, f"not exported: {sorted(named - exported)}"
+        titles = " ".join(p["title"].lower() for p in dashboard["panels"])
+        for panel in ("page latency", "fan-out call latency", "degraded", "orders per state",
+                      "consumer lag", "dead letters"):
+            assert panel in titles, panel
