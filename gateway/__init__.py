@@ -8,7 +8,7 @@ from flask import Flask
 
 from shared.config import GatewayConfig
 
-from . import events, health, metrics, openapi, orders, products, request_ids
+from . import events, health, metrics, openapi, orders, products, request_ids, spans
 from .clients import ServiceClients
 from .errors import register_error_handlers
 
@@ -24,6 +24,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     register_error_handlers(app)
     request_ids.init_app(app)
     metrics.init_app(app)
+    spans.init_app(app)
     for module in (products, orders, events, health, openapi):
         app.register_blueprint(module.bp)
     return app

@@ -9,7 +9,7 @@ import signal
 
 from waitress.server import create_server
 
-from shared import logs
+from shared import logs, otel
 from shared.config import GatewayConfig
 
 from . import create_app
@@ -26,6 +26,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def main() -> None:
     config = GatewayConfig.from_env()
     logs.configure("gateway", config.log_level, os.environ)
+    otel.setup("gateway", os.environ)
     app = create_app(config)
     try:
         server = create_server(app, host=config.host, port=config.port, threads=config.threads)
@@ -45,6 +46,7 @@ def main() -> None:
     finally:
         server.close()
         app.extensions["zeroshop.clients"].close()
+        otel.shutdown()
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def _sse(event: Envelope) -> str:
     body = StreamedEvent(publisher=event.publisher, seq=event.seq, id=event.id,
                          topic=event.topic, version=event.version,
                          occurred_at=event.occurred_at, summary=summary(event.topic, payload),
-                         payload=payload, trace=event.trace)
+                         payload=payload, trace=event.trace,
+                         traceparent=event.traceparent)
     return (f"id: {event.publisher}:{event.seq}\nevent: {event.topic}\n"
             f"data: {msgspec.json.encode(body).decode()}\n\n")
 

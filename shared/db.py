@@ -8,7 +8,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, make_url, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,3 +121,25 @@ def startup_lock(engine: Engine, name: str) -> Iterator[None]:
         finally:
             conn.execute(select(func.pg_advisory_unlock(key)))
             conn.commit()
+
+
+def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
+    """Add the nullable columns a newer version declares to tables an older one created
+    (`create_all` makes missing tables, never missing columns); returns `table.column`s
+    added. Only nullable columns: existing rows get NULL, nothing else to decide."""
+    added = []
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        for table in metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or not column.nullable:
+                    continue
+                # SQLAlchemy has no ADD COLUMN construct (Alembic's job); the names and the
+                # type are the model's own, compiled for this dialect.
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+                added.append(f"{table.name}.{column.name}")
+    return added

@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import otel
 from shared.contracts.bus import Envelope
 from shared.db import unit_of_work
 from shared.logs import tracing
@@ -192,7 +193,15 @@ class Consumer:
         subscription = self._subscriptions.get(event.topic)
         if subscription is not None:
             with tracing(event.trace):  # its log lines carry the trace of the request behind it
-                subscription.run(event, db)
+                if otel.tracer is None:
+                    subscription.run(event, db)
+                else:  # a consumer span, child of the span that emitted the event
+                    with otel.span(f"{self.service} {event.topic}", "consumer",
+                                   event.traceparent, {"messaging.system": "zeromq",
+                                                       "messaging.destination.name": event.topic,
+                                                       "zeroshop.event": f"{event.publisher}#"
+                                                                         f"{event.seq}"}):
+                        subscription.run(event, db)
                 log.info("handled %s#%d (%s)", event.publisher, event.seq, event.topic)
 
     def _failed(self, publisher: str, event: Envelope, exc: Exception) -> bool:

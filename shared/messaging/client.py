@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import zmq
 
+from shared import otel
+
 from .codec import Request, decode_reply, encode_request
 from .sockets import Context, client_socket
 
@@ -96,10 +98,15 @@ class RpcClient:
         finished: list[float] = [0.0] * len(calls)  # when each reply came (0: none came)
         pending: dict[str, int] = {}
         unsent: dict[str, tuple[int, bytes, float]] = {}
+        # A client span per call when tracing is on; its traceparent rides in the request.
+        spans = [otel.start(f"{c.service}/{c.method}", "client", attributes={
+            "rpc.system": "zeromq", "rpc.service": c.service, "rpc.method": c.method})
+            for c in calls] if otel.tracer is not None else None
         for index, call in enumerate(calls):
             request_id = f"{self._prefix}{next(self._ids)}"
             body = encode_request(
-                Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace),
+                Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace,
+                        traceparent=otel.traceparent_of(spans[index]) if spans else None),
                 call.params,
             )
             fresh = call.service not in self._sockets
@@ -138,8 +145,12 @@ class RpcClient:
             outcomes[index] = Outcome(error="unavailable", message="no connected replica")
         for index in pending.values():
             outcomes[index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+        end = time.monotonic()
+        if spans:
+            for client_span, outcome, done in zip(spans, outcomes, finished, strict=True):
+                assert outcome is not None
+                otel.end(client_span, outcome.error or "ok", done or end)
         if self._observe is not None:
-            end = time.monotonic()
             for call, outcome, done in zip(calls, outcomes, finished, strict=True):
                 assert outcome is not None
                 self._observe(call.service, call.method, outcome.error or "ok",

@@ -13,10 +13,16 @@ from typing import Any
 from sqlalchemy import MetaData, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared import logs, metrics
+from shared import logs, metrics, otel
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
-from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
+from shared.db import (
+    add_missing_columns,
+    ensure_database,
+    make_engine,
+    startup_lock,
+    unit_of_work,
+)
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
@@ -46,6 +52,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 dependencies: Mapping[str, Any] | None = None) -> None:
     """Create tables, seed once, bind, serve until SIGTERM/SIGINT, then close and return."""
     logs.configure(service.name, config.log_level, os.environ)
+    otel.setup(service.name, os.environ)
     # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -61,6 +68,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         metadata.create_all(engine)
         if contract.publishes or contract.consumes:
             EventsBase.metadata.create_all(engine)
+            for column in add_missing_columns(engine, EventsBase.metadata):
+                log.info("added the column %s (a database of an older version)", column)
         with unit_of_work(sessions) as db:
             if contract.publishes:
                 ensure_counter(db)
@@ -126,6 +135,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             close()
         ctx.term()
         engine.dispose()
+        otel.shutdown()
     log.info("stopped")
 
 

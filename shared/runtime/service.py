@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import otel
 from shared.contracts import SERVICES, TOPIC_OF, Health, Method, NoParams
 from shared.db import unit_of_work
 from shared.errors import ServiceError
@@ -118,12 +119,18 @@ class Service:
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
         started = time.perf_counter()
+        method = request.method if request.method in self.handlers else "unknown"
         token = current_trace.set(request.trace)  # on every log line of this request
         try:
-            reply = self._answer(request, sessions)
+            if otel.tracer is None:
+                reply = self._answer(request, sessions)
+            else:  # a server span, child of the caller's client span
+                with otel.span(f"{self.name}/{method}", "server", request.traceparent,
+                               {"rpc.system": "zeromq", "rpc.service": self.name,
+                                "rpc.method": method}):
+                    reply = self._answer(request, sessions)
         finally:
             current_trace.reset(token)
-        method = request.method if request.method in self.handlers else "unknown"
         timer = self._timers.get(method)
         if timer is None:  # one labelled child per method, looked up once
             timer = self._timers[method] = RPC_SECONDS.labels(self.name, method)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from shared.cli import main as zeroshop
-from shared.config import ALL_SERVICES, free_port
+from shared.config import ALL_SERVICES
 
 from ..support import Platform, metrics_ports, sample, scrape, wait_for
 
@@ -25,17 +26,25 @@ PAGE = "/api/products/<product_id>"
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    # email sends over SMTP to a port where nothing listens: its handler fails, so an
-    # order's email becomes a dead letter after two quick tries.
-    running = Platform(tmp_path_factory.mktemp("metrics"), **metrics_ports(),
-                       EMAIL_SENDER="smtp", EMAIL_SMTP_PORT=str(free_port()),
-                       ZEROSHOP_MAX_ATTEMPTS="2", ZEROSHOP_RETRY_BASE_MS="50")
-    yield running
-    running.close()
+    # email sends over SMTP to a port that refuses connections (bound, never listening, so
+    # no other program can take it meanwhile): its handler fails, and an order's email
+    # becomes a dead letter after two quick tries.
+    with socket.socket() as refusing:
+        refusing.bind(("127.0.0.1", 0))
+        running = Platform(tmp_path_factory.mktemp("metrics"), **metrics_ports(),
+                           EMAIL_SENDER="smtp",
+                           EMAIL_SMTP_PORT=str(refusing.getsockname()[1]),
+                           ZEROSHOP_MAX_ATTEMPTS="2", ZEROSHOP_RETRY_BASE_MS="50")
+        yield running
+        running.close()
 
 
 def service_metrics(shop: Platform, service: str) -> dict:
     return scrape(f"http://127.0.0.1:{shop.env[f'{service.upper()}_METRICS_PORT']}/metrics")
+
+
+def dead_letters(shop: Platform) -> float:
+    return sample(service_metrics(shop, "email"), "zeroshop_dead_letters", service="email") or 0
 
 
 class TestTheGatewaysMetrics:
@@ -119,8 +128,7 @@ class TestEveryServicesMetrics:
         status, _, _ = shop.post("/api/orders", {"customer": ADA,
                                                  "items": [{"product_id": 4, "quantity": 1}]})
         assert status == 201
-        wait_for(lambda: (sample(service_metrics(shop, "email"), "zeroshop_dead_letters",
-                                 service="email") or 0) >= 1, what="email's dead letter")
+        wait_for(lambda: dead_letters(shop) >= 1, what="email's dead letter", timeout=30)
 
         def level(service: str, publisher: str) -> bool:
             return sample(service_metrics(shop, service), "zeroshop_consumer_lag_events",
@@ -134,8 +142,7 @@ class TestEveryServicesMetrics:
 
 class TestStatusShowsLagAndDeadLetters:
     def test_the_table_and_json_agree_with_the_services(self, shop: Platform) -> None:
-        wait_for(lambda: (sample(service_metrics(shop, "email"), "zeroshop_dead_letters",
-                                 service="email") or 0) >= 1, what="email's dead letter")
+        wait_for(lambda: dead_letters(shop) >= 1, what="email's dead letter", timeout=30)
         env = {**shop.env, "GATEWAY_PORT": shop.url.rsplit(":", 1)[1]}
         result = CliRunner().invoke(zeroshop, ["status", "--json"], env=env)
         assert result.exit_code == 0, result.output
