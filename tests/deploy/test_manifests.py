@@ -587,7 +587,8 @@ class TestDockerfile:
         (cmd,) = [json.loads(arg) for op, arg in final if op == "CMD"]
         assert cmd == ["python", "-m", "gateway"]
         installs = [arg for op, arg in steps if op == "RUN" and "pip install" in arg]
-        assert any(re.search(r"pip install\b.*\s\.(\s|$)", a) for a in installs), installs
+        assert any(re.search(r"pip install\b.*\s'?\.(\[otel\])?'?(\s|$)", a)
+                   for a in installs), installs
         assert not any("[dev]" in a or "-e " in a for a in installs), installs
 
     def test_the_build_context_keeps_what_pip_install_needs(self):
