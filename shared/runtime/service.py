@@ -119,7 +119,7 @@ class Service:
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
         started = time.perf_counter()
-        method = request.method if request.method in self.handlers else "unknown"
+        method = self._known(request)
         token = current_trace.set(request.trace)  # on every log line of this request
         try:
             if otel.tracer is None:
@@ -137,16 +137,18 @@ class Service:
         timer.observe(time.perf_counter() - started)
         return reply
 
+    def _known(self, request: Request) -> str:
+        """The method's name as a metric label: a client's typo must not make a new series."""
+        return request.method if request.method in self.handlers else "unknown"
+
     def _error(self, request: Request, code: str, message: str) -> bytes:
-        method = request.method if request.method in self.handlers else "unknown"
-        RPC_ERRORS.labels(self.name, method, code).inc()
+        RPC_ERRORS.labels(self.name, self._known(request), code).inc()
         return encode_error(request.id, code, message)
 
     def _answer(self, request: Request, sessions: sessionmaker[Session]) -> bytes | None:
         if request.deadline is not None and request.deadline < time.time():
             log.info("skipped %s: deadline passed", request.method)
-            RPC_ERRORS.labels(self.name, request.method if request.method in self.handlers
-                              else "unknown", "deadline_passed").inc()
+            RPC_ERRORS.labels(self.name, self._known(request), "deadline_passed").inc()
             return None  # the caller has given up; answering would be wasted work
         entry = self.handlers.get(request.method)
         if entry is None:
