@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
-import sys
 
 from waitress.server import create_server
 
+from shared import logs, otel
 from shared.config import GatewayConfig
 
 from . import create_app
@@ -24,8 +25,8 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def main() -> None:
     config = GatewayConfig.from_env()
-    logging.basicConfig(level="INFO", stream=sys.stderr,
-                        format="%(asctime)s gateway %(levelname)s %(message)s")
+    logs.configure("gateway", config.log_level, os.environ)
+    otel.setup("gateway", os.environ)
     app = create_app(config)
     try:
         server = create_server(app, host=config.host, port=config.port, threads=config.threads)
@@ -45,6 +46,7 @@ def main() -> None:
     finally:
         server.close()
         app.extensions["zeroshop.clients"].close()
+        otel.shutdown()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from those records, and `parse()` validates requests with the very same types.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 from flask import Response, current_app, g, request
 
+from shared.logs import sane_trace
 from shared.messaging import Outcome, RpcError
 
 from .errors import ApiError
@@ -78,9 +78,9 @@ def page_deadline_ms() -> int:
 
 
 def trace_id() -> str:
-    """This request's trace id (from X-Request-Id, or new); it travels with every RPC."""
-    if "trace" not in g:
-        g.trace = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    """This request's trace id (gateway.request_ids); it travels with every RPC."""
+    if "trace" not in g:  # outside a request's hooks (a view called directly)
+        g.trace = sane_trace(request.headers.get("X-Request-ID"))
     return str(g.trace)
 
 

@@ -23,6 +23,7 @@ from shared.money import format_money
 
 from .api import documented, parse
 from .errors import ApiError
+from .metrics import STREAMS_OPEN
 from .schemas import StreamedEvent
 
 bp = Blueprint("events", __name__, url_prefix="/api")
@@ -60,7 +61,8 @@ def _sse(event: Envelope) -> str:
     body = StreamedEvent(publisher=event.publisher, seq=event.seq, id=event.id,
                          topic=event.topic, version=event.version,
                          occurred_at=event.occurred_at, summary=summary(event.topic, payload),
-                         payload=payload, trace=event.trace)
+                         payload=payload, trace=event.trace,
+                         traceparent=event.traceparent)
     return (f"id: {event.publisher}:{event.seq}\nevent: {event.topic}\n"
             f"data: {msgspec.json.encode(body).decode()}\n\n")
 
@@ -119,9 +121,11 @@ def events() -> Response:
                for p in config.events_endpoints}
 
     def body() -> Iterator[str]:
+        STREAMS_OPEN.inc()
         try:
             yield from stream(sources, query.history, query.follow)
         finally:
+            STREAMS_OPEN.dec()
             slots.release()
 
     return Response(body(), mimetype="text/event-stream",

@@ -22,6 +22,7 @@ from shared.messaging import Call, Outcome
 from .api import documented, json_response, page_deadline_ms, parse, required, trace_id
 from .clients import rpc
 from .errors import RPC_STATUS, ApiError
+from .metrics import count_degraded
 from .schemas import (
     CategoryListResponse,
     Money,
@@ -60,6 +61,7 @@ def list_products() -> Response:
             Call("discount", "get_many", GetDiscounts(product_ids=ids), DiscountList),
         ], max(1, int((end - time.monotonic()) * 1000)), trace_id())
     degraded = [name for name, o in (("pricing", prices), ("discount", discounts)) if not o.ok]
+    count_degraded(degraded)
     price_by_id = {p.product_id: p for p in prices.unwrap().items} if prices.ok else {}
     promo_by_id = ({d.product_id: d.promotion for d in discounts.unwrap().items}
                    if discounts.ok else {})
@@ -97,6 +99,7 @@ def product_page(product_id: str) -> Response:
     sections = {"inventory": stock, "pricing": price, "discount": discount,
                 "recommendation": recs}
     degraded = [name for name, outcome in sections.items() if not outcome.ok]
+    count_degraded(degraded)
     promotion = discount.unwrap().promotion if discount.ok else None
     base, final = _money(price.value, promotion)
     return json_response(ProductPageResponse(

@@ -156,3 +156,4 @@ class StreamedEvent(msgspec.Struct, frozen=True):
     summary: str
     payload: dict[str, Any]
     trace: str | None = None
+    traceparent: str | None = None

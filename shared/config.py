@@ -127,6 +127,8 @@ class ServiceConfig:
     crash_after_commit: bool = False  # fault injection for tests; never set in production
     crash_before_commit: bool = False  # the same: a consumer dies inside its transaction
     reply_cache: int = 4096  # query replies kept in memory until a write (0: off)
+    metrics_port: int = 0  # the side HTTP port of /metrics (0: not served)
+    metrics_host: str = "127.0.0.1"  # where that port listens (0.0.0.0 in containers)
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
 
@@ -155,6 +157,8 @@ class ServiceConfig:
             crash_after_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_AFTER_COMMIT"),
             crash_before_commit=_flag(env, "ZEROSHOP_FAULT_CRASH_BEFORE_COMMIT"),
             reply_cache=int_setting(env, "ZEROSHOP_REPLY_CACHE", 4096, 0, 1_000_000),
+            metrics_port=int_setting(env, f"{prefix}_METRICS_PORT", 0, 0, 65535),
+            metrics_host=env.get("ZEROSHOP_METRICS_HOST") or "127.0.0.1",
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
         )
@@ -173,6 +177,7 @@ class GatewayConfig:
     events_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024
     max_event_streams: int = 4  # each open /api/events stream holds a server thread
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -186,4 +191,5 @@ class GatewayConfig:
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
             max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
         )

@@ -110,3 +110,4 @@ def startup_lock(engine: Engine, name: str) -> Iterator[None]:
         finally:
             conn.execute(select(func.pg_advisory_unlock(key)))
             conn.commit()
+

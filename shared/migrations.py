@@ -27,7 +27,8 @@ def history_of(service: str) -> Path:
     return Path(package.__file__ or "").parent
 
 
-def _config(service: str, conn: Connection) -> Config:
+def alembic_config(service: str, conn: Connection) -> Config:
+    """Alembic's settings for the service's history, run over `conn` (no alembic.ini)."""
     config = Config()
     config.set_main_option("script_location", str(history_of(service)))
     config.attributes["connection"] = conn
@@ -40,7 +41,7 @@ def migrate(engine: Engine, service: str, baseline_table: str) -> str | None:
     if it exists without a recorded revision, the tables came from the models."""
     with engine.begin() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
-        config = _config(service, conn)
+        config = alembic_config(service, conn)
         if before is None and inspect(conn).has_table(baseline_table):
             command.stamp(config, BASELINE)
             before = BASELINE

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from shared.config import ALL_SERVICES, DEFAULT_PORTS, loopback_env
+from shared.config import ALL_SERVICES, DEFAULT_PORTS, free_port, loopback_env
 from shared.db import make_engine
 from shared.events.models import EventsBase
 from shared.messaging import Call, RpcClient, RpcError, new_context
@@ -151,3 +151,24 @@ def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: flo
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """GET a Prometheus /metrics page: {(sample name, its labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def sample(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
+           **labels: str) -> float | None:
+    """The value of the sample `name` with exactly `labels`, or None if there is none."""
+    return samples.get((name, frozenset(labels.items())))
+
+
+def metrics_ports(services: Iterable[str] = ALL_SERVICES) -> dict[str, str]:
+    """Environment giving each of `services` a free side port for its /metrics."""
+    return {f"{name.upper()}_METRICS_PORT": str(free_port()) for name in services}

@@ -30,6 +30,7 @@ from shared.supervisor import Child, ProcessGroup, StartError
 
 from . import main
 from .common import gather, table
+from .probe import probe
 
 
 @main.command()
@@ -50,6 +51,8 @@ def up(services: str) -> None:
         signal.signal(signum, lambda number, _frame: stopping.append(number))
     env = dict(os.environ)
     folder = data_dir(env)
+    # Every process also logs JSON lines there: `zeroshop trace ID` reads them.
+    env.setdefault("ZEROSHOP_LOG_DIR", str(folder / "logs"))
 
     def changed(watched: Watched, message: str) -> None:  # a death, a restart, a crash loop
         click.echo(message, err=True)
@@ -144,9 +147,11 @@ def ping(service: str, endpoint: str | None, timeout_ms: int, active: bool) -> N
 
 @main.command()
 @click.option("--timeout-ms", default=1000, show_default=True)
-def status(timeout_ms: int) -> None:
-    """Show every service's endpoint and whether it answers, and the gateway's health; under
-    `zeroshop up`, also each process's pid, restarts and supervisor state."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per process.")
+def status(timeout_ms: int, as_json: bool) -> None:
+    """Show every service's endpoint, whether it answers, its RPC round trip, consumer lag
+    and dead letters, and the gateway's health; under `zeroshop up`, also each process's
+    pid, restarts and supervisor state. Exits 1 if a service does not answer."""
     supervised = running.read(data_dir(os.environ))
     names = list(SERVICES)
     endpoints = {n: endpoint_for(n, os.environ) for n in names}
@@ -155,21 +160,45 @@ def status(timeout_ms: int) -> None:
     if supervised is not None:  # it knows where each process really listens
         endpoints.update({n: e for n, e in supervised.endpoints().items() if n in endpoints})
         url = supervised.gateway_url or url
-    outcomes = _ping_all(names, endpoints, timeout_ms)
-    rows = [[n, endpoints[n], "up" if o.ok else f"DOWN ({o.error})"]
-            for n, o in zip(names, outcomes, strict=True)]
-    rows.append(["gateway", url, _gateway_state(url, timeout_ms)])
-    if supervised is None:
-        table(rows)
-    else:
+    probes = probe(endpoints, timeout_ms)
+    rows = [{"service": p.service, "endpoint": p.endpoint,
+             "state": "up" if p.up else f"DOWN ({p.error})", "rpc_ms": p.rpc_ms,
+             "consumer_lag": p.lag, "dead_letters": p.dead_letters} for p in probes]
+    rows.append({"service": "gateway", "endpoint": url,
+                 "state": _gateway_state(url, timeout_ms), "rpc_ms": None,
+                 "consumer_lag": None, "dead_letters": None})
+    if supervised is not None:
         for row in rows:
-            process = supervised.processes.get(row[0])
+            process = supervised.processes.get(str(row["service"]))
             alive = process is not None and process.state in (STARTING, READY)
-            row += [str(process.pid) if alive else "-", str(process.restarts), process.detail] \
-                if process else ["-", "-", "not started by zeroshop up"]
-        table(rows, ("SERVICE", "ENDPOINT", "STATE", "PID", "RESTARTS", "SUPERVISOR"))
-    if not all(o.ok for o in outcomes):
+            row.update(pid=process.pid if process and alive else None,
+                       restarts=process.restarts if process else None,
+                       supervisor=process.detail if process else "not started by zeroshop up")
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+    else:
+        headers = ["SERVICE", "ENDPOINT", "STATE", "RPC", "LAG", "DEAD"]
+        if supervised is not None:
+            headers += ["PID", "RESTARTS", "SUPERVISOR"]
+        table([[_cell(row, key) for key in _COLUMNS[:len(headers)]] for row in rows], headers)
+    if not all(p.up for p in probes):
         raise SystemExit(1)
+
+
+_COLUMNS = ("service", "endpoint", "state", "rpc_ms", "consumer_lag", "dead_letters", "pid",
+            "restarts", "supervisor")
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    if key == "rpc_ms":
+        return f"{value:.1f}ms"
+    if key == "consumer_lag":
+        return str(sum(value.values()))
+    return str(value)
 
 
 def _gateway_state(url: str, timeout_ms: int) -> str:

@@ -35,6 +35,9 @@ class Envelope(Record):
     payload: Annotated[msgspec.Raw, _about("The topic's payload (see each topic below), decoded "
                                            "by the consumer")]
     trace: Annotated[str | None, _about("The trace id of the request that led to it")] = None
+    traceparent: Annotated[str | None, _about(
+        "W3C trace context of the OpenTelemetry span that emitted it (null when tracing is "
+        "off)")] = None
 
 
 class FetchEvents(Params):

@@ -18,9 +18,12 @@ import msgspec
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import otel
 from shared.contracts.bus import Envelope
 from shared.db import unit_of_work
+from shared.logs import tracing
 from shared.messaging import Context
+from shared.metrics import EVENTS_APPLIED
 
 from .follow import Follower, Source
 from .models import ConsumerOffset, DeadLetterRow, DeliveryFailure
@@ -53,7 +56,7 @@ class Consumer:
                  publishes: tuple[str, ...], on_emit: Callable[[], None],
                  max_attempts: int = 3, retry_base_s: float = 0.5, poll_ms: int = 0,
                  crash_before_commit: bool = False,
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+                 on_commit: Callable[[], None] = lambda: None, service: str = "") -> None:
         self._sessions = sessions
         self._subscriptions = subscriptions
         self._publishes = publishes
@@ -65,6 +68,9 @@ class Consumer:
         self._on_commit = on_commit  # an event's effect is committed (the reply cache drops)
         # When a failed event may be tried again: a brief outage should not kill it.
         self._retry_at: dict[tuple[str, int], float] = {}
+        self.service = service
+        self.follower: Follower | None = None  # while running: its lag is a metric
+        self._applied: dict[tuple[str, str], Any] = {}  # (publisher, topic) -> its counter
 
     def load_offsets(self, publishers: list[str]) -> dict[str, int]:
         with unit_of_work(self._sessions) as db:
@@ -78,6 +84,7 @@ class Consumer:
         offsets = self.load_offsets(sorted(sources))
         follower = Follower(ctx, sources, offsets, self.apply, poll_ms=self._poll_ms,
                             apply_many=self.apply_many)
+        self.follower = follower
         try:
             while not stopping.is_set():
                 follower.step(500)
@@ -113,7 +120,7 @@ class Consumer:
                     _advance(db, publisher, run[0].seq, run[applied - 1].seq)
                     self._fault_before_commit(db)
             if applied:
-                self._committed(db)
+                self._committed(db, publisher, run[:applied])
         except Exception:  # noqa: BLE001 - the database, or another replica moved on
             log.debug("a run of %d events from %s is applied one by one", len(events),
                       publisher, exc_info=True)
@@ -146,7 +153,7 @@ class Consumer:
                 self._run_handler(event, db)
                 _advance(db, publisher, event.seq, event.seq)
                 self._fault_before_commit(db)
-            self._committed(db)
+            self._committed(db, publisher, (event,))
             return True
         except StaleOffset:
             return True
@@ -155,7 +162,8 @@ class Consumer:
 
     def _record_failure(self, publisher: str, event: Envelope, exc: Exception) -> bool:
         try:
-            return self._failed(publisher, event, exc)
+            with tracing(event.trace):
+                return self._failed(publisher, event, exc)
         except Exception:  # the database itself is away: retry the event later
             log.exception("cannot record the failure of %s #%d", publisher, event.seq)
             return False
@@ -165,7 +173,16 @@ class Consumer:
             db.flush()
             os._exit(87)  # fault injection: effect and offset written, not committed
 
-    def _committed(self, db: Session) -> None:
+    def lag(self) -> dict[str, int]:
+        return self.follower.lag() if self.follower is not None else {}
+
+    def _committed(self, db: Session, publisher: str, events: Sequence[Envelope]) -> None:
+        for event in events:
+            counter = self._applied.get((publisher, event.topic))
+            if counter is None:
+                counter = self._applied[(publisher, event.topic)] = EVENTS_APPLIED.labels(
+                    self.service, publisher, event.topic)
+            counter.inc()
         self._on_commit()
         if db.info.get(EMITTED):
             self._on_emit()
@@ -175,7 +192,17 @@ class Consumer:
         db.info[TRACE] = event.trace
         subscription = self._subscriptions.get(event.topic)
         if subscription is not None:
-            subscription.run(event, db)
+            with tracing(event.trace):  # its log lines carry the trace of the request behind it
+                if otel.tracer is None:
+                    subscription.run(event, db)
+                else:  # a consumer span, child of the span that emitted the event
+                    with otel.span(f"{self.service} {event.topic}", "consumer",
+                                   event.traceparent, {"messaging.system": "zeromq",
+                                                       "messaging.destination.name": event.topic,
+                                                       "zeroshop.event": f"{event.publisher}#"
+                                                                         f"{event.seq}"}):
+                        subscription.run(event, db)
+                log.info("handled %s#%d (%s)", event.publisher, event.seq, event.topic)
 
     def _failed(self, publisher: str, event: Envelope, exc: Exception) -> bool:
         error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -42,6 +42,8 @@ class Follower:
                  apply: Apply, fetch_limit: int = 200, fetch_timeout_ms: int = 2000,
                  poll_ms: int = 0, apply_many: ApplyMany | None = None) -> None:
         self.offsets = offsets
+        # Each publisher's newest sequence as far as we know (heartbeats, events, fetches).
+        self.latest: dict[str, int] = dict(offsets)
         self._apply = apply
         # Runs of consecutive events go to apply_many when given (a consumer's group commit).
         self._apply_many = apply_many or self._one_at_a_time
@@ -79,13 +81,16 @@ class Follower:
                     run: list[Envelope]) -> None:
         try:
             if topic == HEARTBEAT:
-                if _heartbeat.decode(body).seq > self.offsets[publisher]:
+                seq = _heartbeat.decode(body).seq
+                self._saw(publisher, seq)
+                if seq > self.offsets[publisher]:
                     self.behind.add(publisher)
                 return
             event = _envelope.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.warning("ignored an undecodable message from %s on %r", publisher, topic)
             return
+        self._saw(publisher, event.seq)
         expected = (run[-1].seq if run else self.offsets[publisher]) + 1
         if event.seq < expected:
             return  # a duplicate: already applied
@@ -93,6 +98,14 @@ class Follower:
             self.behind.add(publisher)  # a gap: fetch brings the missing ones in order
             return
         run.append(event)
+
+    def _saw(self, publisher: str, seq: int) -> None:
+        if seq > self.latest.get(publisher, 0):
+            self.latest[publisher] = seq
+
+    def lag(self) -> dict[str, int]:
+        """Per publisher: how many of its events are not applied yet (as far as we know)."""
+        return {p: max(0, self.latest.get(p, seq) - seq) for p, seq in self.offsets.items()}
 
     def _take(self, publisher: str, events: Sequence[Envelope]) -> bool:
         """Apply consecutive `events`; False if not all of them were applied."""
@@ -121,6 +134,7 @@ class Follower:
                     log.info("cannot fetch from %s yet (%s); retrying", publisher, exc.code)
                 return False
             self._away.discard(publisher)
+            self._saw(publisher, batch.last_seq)
             # Skip what was applied live while this fetch was on its way.
             run = [e for e in batch.events if e.seq > self.offsets[publisher]]
             if run and (run[0].seq != self.offsets[publisher] + 1 or

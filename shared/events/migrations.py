@@ -1,7 +1,8 @@
 """The event tables (outbox, its counter, consumer offsets, delivery failures, dead
-letters) as migration operations, for the first revision of every service that publishes or
-consumes events. Frozen: a later change to these tables is a new revision in each service's
-own history, never an edit here.
+letters) as migration operations, shared by the histories of every service that publishes
+or consumes events: `_v1` for their first revision, `_v2` for the second. Each is frozen
+once released: a later change to these tables is a new function and a new revision in each
+service's own history, never an edit of an old one.
 """
 
 import sqlalchemy as sa
@@ -73,3 +74,13 @@ def drop_tables_v1() -> None:
     op.drop_table("dead_letters")
     op.drop_table("consumer_offsets")
     # ### end Alembic commands ###
+
+
+def add_traceparent_v2() -> None:
+    """outbox.traceparent: OpenTelemetry's trace context of the request that caused the
+    event (NULL for events written before it, or with tracing off)."""
+    op.add_column("outbox", sa.Column("traceparent", sa.String(length=55), nullable=True))
+
+
+def drop_traceparent_v2() -> None:
+    op.drop_column("outbox", "traceparent")

@@ -22,6 +22,7 @@ class OutboxRow(EventsBase):
     payload: Mapped[str] = mapped_column(Text)  # JSON
     occurred_at: Mapped[str] = mapped_column(String(40))
     trace: Mapped[str | None] = mapped_column(String(64))
+    traceparent: Mapped[str | None] = mapped_column(String(55))  # OpenTelemetry's, when on
     published_at: Mapped[str | None] = mapped_column(String(40), index=True)
 
 

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from shared import otel
 from shared.contracts import TOPIC_OF, Event
 from shared.contracts.bus import Envelope
 
@@ -47,7 +48,8 @@ def emit(db: Session, event: Event) -> int:
     seq = _next_seq(db)
     db.add(OutboxRow(seq=seq, event_id=str(uuid.uuid4()), topic=topic.name,
                      version=topic.version, payload=msgspec.json.encode(event).decode(),
-                     occurred_at=now_iso(), trace=db.info.get(TRACE)))
+                     occurred_at=now_iso(), trace=db.info.get(TRACE),
+                     traceparent=otel.current_traceparent()))
     db.info[EMITTED] = True
     return seq
 
@@ -64,7 +66,8 @@ def last_seq(db: Session) -> int:
 def envelope(row: OutboxRow, publisher: str) -> Envelope:
     return Envelope(publisher=publisher, seq=row.seq, id=row.event_id, topic=row.topic,
                     version=row.version, occurred_at=row.occurred_at,
-                    payload=msgspec.Raw(row.payload.encode()), trace=row.trace)
+                    payload=msgspec.Raw(row.payload.encode()), trace=row.trace,
+                    traceparent=row.traceparent)
 
 
 def events_after(db: Session, publisher: str, after: int, limit: int) -> list[Envelope]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import msgspec
 from sqlalchemy import func, select, update
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.contracts.events import HEARTBEAT
 from shared.db import unit_of_work
 from shared.messaging import Publisher
+from shared.metrics import EVENTS_PUBLISHED
 
 from .models import OutboxRow
 from .outbox import envelope, last_seq, now_iso
@@ -40,6 +42,13 @@ class Relay:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._resend_after: int | None = None
+        self._counters: dict[str, Any] = {}  # topic -> its events-published counter
+
+    def _published(self, topic: str) -> Any:
+        counter = self._counters.get(topic)
+        if counter is None:
+            counter = self._counters[topic] = EVENTS_PUBLISHED.labels(self.publisher, topic)
+        return counter
 
     def wake(self) -> None:
         """Called after a commit that emitted events."""
@@ -75,6 +84,8 @@ class Relay:
                                   .order_by(OutboxRow.seq).limit(BATCH)).all()
                 for row in rows:
                     self._pub.send(row.topic, msgspec.json.encode(envelope(row, self.publisher)))
+                    if row.published_at is None:  # a first send, not a republish
+                        self._published(row.topic).inc()
                 if rows:
                     db.execute(update(OutboxRow).where(OutboxRow.seq.between(rows[0].seq,
                                                                              rows[-1].seq),

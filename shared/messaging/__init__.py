@@ -3,7 +3,7 @@
 Services and the gateway use this small API and never touch frames.
 """
 
-from .client import Call, Outcome, RpcClient, RpcError
+from .client import Call, Observer, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
 from .pubsub import Publisher, Subscribers
 from .replicas import BadEndpoint, ReplicaHealth
@@ -15,6 +15,7 @@ __all__ = [
     "BindError",
     "Call",
     "Context",
+    "Observer",
     "Outcome",
     "Publisher",
     "Reply",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
 import zmq
+
+from shared import otel
 
 from .codec import Request, decode_reply, encode_request
 from .replicas import DNS_REFRESH_S, ReplicaHealth, Replicas, Resolver, resolve_dns
@@ -71,13 +73,19 @@ class RpcError(Exception):
         self.service, self.code, self.message = service, code, message
 
 
+# observe(service, method, outcome, seconds): told of every call's end, e.g. to count it.
+# `outcome` is "ok", "timeout", "unavailable" or the server's error code.
+Observer = Callable[[str, str, str, float], None]
+
+
 class RpcClient:
     """Calls services by name; `endpoints` maps each to its replicas (see `replicas`)."""
 
     def __init__(self, ctx: Context, endpoints: Mapping[str, str],
                  health: ReplicaHealth | None = None, resolve: Resolver = resolve_dns,
-                 dns_refresh_s: float = DNS_REFRESH_S) -> None:
+                 dns_refresh_s: float = DNS_REFRESH_S, observe: Observer | None = None) -> None:
         self._ctx = ctx
+        self._observe = observe
         self._endpoints = dict(endpoints)
         self._resolve, self._dns_refresh_s = resolve, dns_refresh_s
         self.health = health or ReplicaHealth()
@@ -137,23 +145,30 @@ class RpcClient:
     def gather(self, calls: Sequence[Call[Any]], timeout_ms: int,
                trace: str | None = None) -> list[Outcome[Any]]:
         """Send every call before waiting for any; one deadline for all of them."""
-        now = time.monotonic()
+        now = started = time.monotonic()
         deadline = now + timeout_ms / 1000
         wall_deadline = time.time() + timeout_ms / 1000
         outcomes: list[Outcome[Any] | None] = [None] * len(calls)
+        finished: list[float] = [0.0] * len(calls)  # when each reply came (0: none came)
+        # A client span per call when tracing is on; its traceparent rides in the request.
+        spans = [otel.start(f"{c.service}/{c.method}", "client", attributes={
+            "rpc.system": "zeromq", "rpc.service": c.service, "rpc.method": c.method})
+            for c in calls] if otel.tracer is not None else None
         pending: dict[str, _Sent] = {}  # by request id
         unsent: dict[str, tuple[int, bytes, float, list[str]]] = {}
         self._probe_open_circuits({call.service for call in calls}, now)
         for index, call in enumerate(calls):
             request_id = f"{self._prefix}{next(self._ids)}"
             body = encode_request(
-                Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace),
+                Request(method=call.method, id=request_id, deadline=wall_deadline, trace=trace,
+                        traceparent=otel.traceparent_of(spans[index]) if spans else None),
                 call.params,
             )
             candidates = self._candidates(call.service, now)
             if not candidates:
                 outcomes[index] = Outcome(error="unavailable", message=(
                     f"every replica of {call.service} failed just now; skipped while probed"))
+                finished[index] = now
                 continue
             connecting: list[str] = []
             for tried, address in enumerate(candidates):
@@ -181,6 +196,7 @@ class RpcClient:
                 if now >= give_up_at:
                     del unsent[request_id]
                     outcomes[index] = self._no_connection(addresses, now)
+                    finished[index] = now
             poller = zmq.Poller()
             for address in {s.address for s in pending.values()} | set(self._probes.values()):
                 poller.register(self._sockets[address], zmq.POLLIN)
@@ -198,13 +214,23 @@ class RpcClient:
                         break
             for sock, flags in events.items():
                 if flags & zmq.POLLIN:
-                    self._drain(sock, calls, pending, outcomes)
+                    self._drain(sock, calls, pending, outcomes, finished)
         timed_out = time.monotonic()
         for index, _, _, addresses in unsent.values():
             outcomes[index] = self._no_connection(addresses, timed_out)
         for sent in pending.values():
             self.health.breaker(sent.address).failed(timed_out)
             outcomes[sent.index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+        end = time.monotonic()
+        if spans:
+            for client_span, outcome, done in zip(spans, outcomes, finished, strict=True):
+                assert outcome is not None
+                otel.end(client_span, outcome.error or "ok", done or end)
+        if self._observe is not None:
+            for call, outcome, done in zip(calls, outcomes, finished, strict=True):
+                assert outcome is not None
+                self._observe(call.service, call.method, outcome.error or "ok",
+                              (done or end) - started)
         return outcomes  # type: ignore[return-value]
 
     def _probe_open_circuits(self, services: set[str], now: float) -> None:
@@ -214,7 +240,7 @@ class RpcClient:
         arrives (in this gather or a later one), closes the circuit.
         """
         for address in set(self._probes.values()):
-            self._drain(self._sockets[address], (), {}, [])
+            self._drain(self._sockets[address], (), {}, [], [])
         for service in services:
             for address in self._addresses(service):
                 if not self.health.breaker(address).claim_probe(now):
@@ -240,7 +266,8 @@ class RpcClient:
         return True
 
     def _drain(self, sock: zmq.Socket[bytes], calls: Sequence[Call[Any]],
-               pending: dict[str, _Sent], outcomes: list[Outcome[Any] | None]) -> None:
+               pending: dict[str, _Sent], outcomes: list[Outcome[Any] | None],
+               finished: list[float]) -> None:
         while True:
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK)
@@ -267,9 +294,11 @@ class RpcClient:
                     outcomes[sent.index] = Outcome(error="unavailable", message=(
                         f"no active replica of {calls[sent.index].service} answered (each "
                         f"one asked is a standby: a writer is failing over)"))
+                    finished[sent.index] = time.monotonic()
                 continue
             self.health.breaker(sent.address).succeeded()  # any reply: the replica is alive
             outcomes[sent.index] = _outcome(reply, calls[sent.index].result_type)
+            finished[sent.index] = time.monotonic()
 
     def _send_to_next(self, sent: _Sent) -> bool:
         while sent.others:

@@ -1,6 +1,7 @@
 """Wire format: one JSON frame per request and per reply.
 
-Request: {"method": str, "params": {...}, "id"?: str, "deadline"?: unix seconds, "trace"?: str}
+Request: {"method": str, "params": {...}, "id"?: str, "deadline"?: unix seconds, "trace"?: str,
+          "traceparent"?: W3C trace context (only when OpenTelemetry is on)}
 Reply:   {"id"?, "ok": true, "result": ...} or {"id"?, "ok": false, "error": {"code", "message"}}
 """
 
@@ -20,6 +21,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     id: str | None = None
     deadline: float | None = None
     trace: str | None = None
+    traceparent: str | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
@@ -52,10 +54,11 @@ def decode_request(body: bytes) -> Request:
 
 
 def encode_request(request: Request, params: Any) -> bytes:
-    return _encoder.encode(
-        {"method": request.method, "params": params, "id": request.id,
-         "deadline": request.deadline, "trace": request.trace}
-    )
+    body = {"method": request.method, "params": params, "id": request.id,
+            "deadline": request.deadline, "trace": request.trace}
+    if request.traceparent is not None:
+        body["traceparent"] = request.traceparent
+    return _encoder.encode(body)
 
 
 def encode_result(request_id: str | None, result: Any) -> bytes:

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from sqlalchemy import MetaData, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import logs, metrics, otel
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
 from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
@@ -32,11 +32,14 @@ from .service import ContractMismatch, Service
 log = logging.getLogger("zeroshop.runtime")
 
 
-def _ready_line(service: str, endpoint: str, events_endpoint: str, role: str) -> None:
+def _ready_line(service: str, endpoint: str, events_endpoint: str, metrics: str,
+                role: str) -> None:
     # One line on stdout tells a supervisor (zeroshop up, the tests) where we listen.
     line = {"event": "ready", "service": service, "endpoint": endpoint, "role": role}
     if events_endpoint:
         line["events_endpoint"] = events_endpoint
+    if metrics:
+        line["metrics_endpoint"] = metrics
     print(json.dumps(line), flush=True)
 
 
@@ -45,8 +48,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 dependencies: Mapping[str, Any] | None = None) -> None:
     """Migrate the database, seed once, bind, serve until SIGTERM/SIGINT, then close and
     return. `metadata` (the service's models) names the tables of its first revision."""
-    logging.basicConfig(level=config.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s {service.name} %(levelname)s %(message)s")
+    logs.configure(service.name, config.log_level, os.environ)
+    otel.setup(service.name, os.environ)
     # First: a Ctrl-C or SIGTERM during start-up then stops us cleanly at the serve loop.
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -80,6 +83,18 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             log.error("%s (is another ZeroShop running? %s_BIND / %s_EVENTS_BIND set the "
                       "addresses)", exc, service.name.upper(), service.name.upper())
             raise SystemExit(1) from None
+        bus_state = metrics.BusState(service.name, sessions, bool(contract.publishes),
+                                     bool(contract.consumes))
+        metrics_url = ""
+        if config.metrics_port:
+            try:
+                http, _ = metrics.serve(config.metrics_port, config.metrics_host, bus_state)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s:%d: %s (%s_METRICS_PORT sets the port)",
+                          config.metrics_host, config.metrics_port, exc, service.name.upper())
+                raise SystemExit(1) from None
+            closers.extend((http.shutdown, http.server_close))
+            metrics_url = f"http://{config.metrics_host}:{config.metrics_port}/metrics"
         relay = None
         if publisher is not None:
             closers.append(publisher.close)
@@ -91,7 +106,9 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             consumer = Consumer(sessions, service.subscriptions, contract.publishes,
                                 service._on_emit, config.max_attempts,
                                 config.retry_base_ms / 1000, config.events_poll_ms,
-                                config.crash_before_commit, service.replies.changed)
+                                config.crash_before_commit, service.replies.changed,
+                                service.name)
+            bus_state.lag = consumer.lag
             service.add_builtins(consumer_handlers(consumer))
             sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                        for p in _publishers_of(contract.consumes)}
@@ -113,7 +130,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             watcher.start()
             threads.append(watcher)
         _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "",
-                    "standby" if service.standby else "active")
+                    metrics_url, "standby" if service.standby else "active")
         log.info("serving on %s (database %s)%s", server.endpoint, engine.url.render_as_string(),
                  " as a standby: another replica holds the writer lease" if service.standby
                  else "")
@@ -127,6 +144,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             close()
         ctx.term()
         engine.dispose()
+        otel.shutdown()
     if lost_lease.is_set():
         log.error("stopped: lost the writer lease (its database connection broke); a "
                   "supervisor starts it again, as a standby if another replica took over")

@@ -26,12 +26,15 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import otel
 from shared.contracts import SERVICES, TOPIC_OF, Health, Method, NoParams
 from shared.db import unit_of_work
 from shared.errors import ServiceError
 from shared.events.consumer import Subscription
 from shared.events.outbox import EMITTED, PUBLISHES, TRACE
-from shared.messaging import decode_request, encode_error, encode_result
+from shared.logs import current_trace
+from shared.messaging import Request, decode_request, encode_error, encode_result
+from shared.metrics import RPC_ERRORS, RPC_SECONDS
 
 from .replies import ReplyCache
 
@@ -67,6 +70,7 @@ class Service:
         self.served = 0  # requests dispatched, for `health`
         # A writer's standby replica (see lease.py) answers `health` and refuses the rest.
         self.standby = False
+        self._timers: dict[str, Any] = {}  # method -> its latency histogram
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
@@ -116,10 +120,40 @@ class Service:
         try:
             request = decode_request(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            RPC_ERRORS.labels(self.name, "-", "bad_request").inc()
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
+        started = time.perf_counter()
+        method = self._known(request)
+        token = current_trace.set(request.trace)  # on every log line of this request
+        try:
+            if otel.tracer is None:
+                reply = self._answer(request, sessions)
+            else:  # a server span, child of the caller's client span
+                with otel.span(f"{self.name}/{method}", "server", request.traceparent,
+                               {"rpc.system": "zeromq", "rpc.service": self.name,
+                                "rpc.method": method}):
+                    reply = self._answer(request, sessions)
+        finally:
+            current_trace.reset(token)
+        timer = self._timers.get(method)
+        if timer is None:  # one labelled child per method, looked up once
+            timer = self._timers[method] = RPC_SECONDS.labels(self.name, method)
+        timer.observe(time.perf_counter() - started)
+        return reply
+
+    def _known(self, request: Request) -> str:
+        """The method's name as a metric label: a client's typo must not make a new series."""
+        return request.method if request.method in self.handlers else "unknown"
+
+    def _error(self, request: Request, code: str, message: str) -> bytes:
+        RPC_ERRORS.labels(self.name, self._known(request), code).inc()
+        return encode_error(request.id, code, message)
+
+    def _answer(self, request: Request, sessions: sessionmaker[Session]) -> bytes | None:
         if request.deadline is not None and request.deadline < time.time():
-            log.info("skipped %s (trace %s): deadline passed", request.method, request.trace)
+            log.info("skipped %s: deadline passed", request.method)
+            RPC_ERRORS.labels(self.name, self._known(request), "deadline_passed").inc()
             return None  # the caller has given up; answering would be wasted work
         if self.standby and request.method != "health":
             return encode_error(request.id, "standby", f"this {self.name} replica is a standby; "
@@ -127,8 +161,8 @@ class Service:
         entry = self.handlers.get(request.method)
         if entry is None:
             known = ", ".join(sorted(self.contract.methods))
-            return encode_error(request.id, "unknown_method",
-                                f"{self.name} has no method {request.method!r}; it has: {known}")
+            return self._error(request, "unknown_method",
+                               f"{self.name} has no method {request.method!r}; it has: {known}")
         method, handler, names = entry
         if method.query:  # answered from memory while nothing was written since
             key = (method.name, bytes(request.params))
@@ -139,7 +173,7 @@ class Service:
         try:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return encode_error(request.id, "bad_params", f"{method.name}: {exc}")
+            return self._error(request, "bad_params", f"{method.name}: {exc}")
         try:
             with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes
@@ -153,9 +187,12 @@ class Service:
             self.replies.changed()
             if db.info.get(EMITTED):
                 self._on_emit()
+            if request.trace is not None:  # a traced write: what `zeroshop trace` follows
+                log.info("%s committed", method.name)
             return encode_result(request.id, result)
         except ServiceError as exc:
-            return encode_error(request.id, exc.code, exc.message)
+            log.info("%s answered %s: %s", method.name, exc.code, exc.message)
+            return self._error(request, exc.code, exc.message)
         except Exception:
-            log.exception("%s.%s failed (trace %s)", self.name, method.name, request.trace)
-            return encode_error(request.id, "internal", f"{method.name} failed; see the logs")
+            log.exception("%s.%s failed", self.name, method.name)
+            return self._error(request, "internal", f"{method.name} failed; see the logs")

@@ -52,6 +52,10 @@ READERS = tuple(s for s in SCALED if s != "gateway")  # several pods behind one 
 # the `record` senders' logs (services/<name>/senders.py).
 WRITES_DATA_DIR = ("email", "sms")
 DATABASE_HOST = "postgres"
+# Each service serves /metrics on a side port: its RPC port + 4000 (README, "Watching it").
+METRICS_PORTS = {s: p + 4000 for s, p in DEFAULT_PORTS.items()}
+# Compose services that are not the platform: the database and the observability profile.
+NOT_PLATFORM = ("postgres", "prometheus", "grafana")
 
 
 def publishers_used_by(name: str) -> set[str]:
@@ -293,8 +297,8 @@ class TestKubernetesManifests:
             assert c["name"] == service
             assert c["command"] == ["python", "-m", f"services.{service}"], service
             ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-            expected = {"rpc": port} | ({"events": EVENT_PORTS[service]}
-                                       if service in EVENT_PORTS else {})
+            expected = {"rpc": port, "metrics": METRICS_PORTS[service]} | (
+                {"events": EVENT_PORTS[service]} if service in EVENT_PORTS else {})
             assert ports == expected, f"{service}: container ports {ports}"
             env = env_of(c)
             bind = env[f"{service.upper()}_BIND"]["value"]
@@ -306,8 +310,15 @@ class TestKubernetesManifests:
             ping = ["zeroshop", "ping", service, "--endpoint", f"tcp://127.0.0.1:{port}"]
             for probe in ("readinessProbe", "livenessProbe"):
                 assert c[probe]["exec"]["command"] == ping, f"{service} {probe}"
+            assert env[f"{service.upper()}_METRICS_PORT"]["value"] == str(METRICS_PORTS[service])
+            annotations = deployments[service]["spec"]["template"]["metadata"]["annotations"]
+            assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/path":
+                                   "/metrics", "prometheus.io/port": str(METRICS_PORTS[service])}
         gw = container_of(deployments["gateway"])
         assert gw["command"] == ["python", "-m", "gateway"]
+        assert deployments["gateway"]["spec"]["template"]["metadata"]["annotations"][
+            "prometheus.io/port"] == "8080"
+        assert config_map(objects)["data"]["ZEROSHOP_METRICS_HOST"] == "0.0.0.0"
         assert env_of(gw)["GATEWAY_HOST"]["value"] == "0.0.0.0"
         assert gw["readinessProbe"]["httpGet"]["path"] in ("/healthz", "/readyz")
 
@@ -411,7 +422,7 @@ def compose() -> dict[str, Any]:
 
 
 def platform_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose["services"].items() if n != "postgres"}
+    return {n: s for n, s in compose["services"].items() if n not in NOT_PLATFORM}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -485,6 +496,9 @@ class TestComposeFile:
                 assert tcp_port(events) == ("0.0.0.0", EVENT_PORTS[name]), \
                     f"{name}: {name.upper()}_EVENTS_BIND={events!r}"
                 assert str(EVENT_PORTS[name]) in exposed, f"{name} does not expose its events"
+            assert env[f"{name.upper()}_METRICS_PORT"] == str(METRICS_PORTS[name]), name
+            assert str(METRICS_PORTS[name]) in exposed, f"{name} does not expose its metrics"
+            assert env["ZEROSHOP_METRICS_HOST"] == "0.0.0.0", name
 
     def test_every_endpoint_points_at_a_compose_service_and_its_port(self, compose):
         services = compose["services"]
@@ -600,7 +614,8 @@ class TestDockerfile:
         (cmd,) = [json.loads(arg) for op, arg in final if op == "CMD"]
         assert cmd == ["python", "-m", "gateway"]
         installs = [arg for op, arg in steps if op == "RUN" and "pip install" in arg]
-        assert any(re.search(r"pip install\b.*\s\.(\s|$)", a) for a in installs), installs
+        assert any(re.search(r"pip install\b.*\s'?\.(\[otel\])?'?(\s|$)", a)
+                   for a in installs), installs
         assert not any("[dev]" in a or "-e " in a for a in installs), installs
 
     def test_the_build_context_keeps_what_pip_install_needs(self):
@@ -610,3 +625,51 @@ class TestDockerfile:
             assert needed not in ignored, f".dockerignore must not exclude {needed}"
         for heavy in (".venv", ".git", "var"):
             assert heavy in ignored, f".dockerignore should exclude {heavy}"
+
+
+# --------------------------------------------------------------------------- Observability
+
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+GRAFANA = ROOT / "deploy" / "grafana"
+
+
+class TestPrometheusAndGrafana:
+    def test_compose_scrapes_the_gateway_and_every_service_where_they_serve(self, compose):
+        config = yaml.safe_load((PROMETHEUS / "compose.yml").read_text())
+        targets = {t for job in config["scrape_configs"] for c in job["static_configs"]
+                   for t in c["targets"]}
+        assert targets == {"gateway:8080"} | {f"{s}:{p}" for s, p in METRICS_PORTS.items()}
+        for target in targets - {"gateway:8080"}:
+            host, port = target.split(":")
+            assert port in map(str, compose["services"][host]["expose"]), target
+
+    def test_prometheus_and_grafana_run_only_with_the_observability_profile(self, compose):
+        for name in ("prometheus", "grafana"):
+            service = compose["services"][name]
+            assert service["profiles"] == ["observability"], name
+            for volume in service["volumes"]:
+                source = volume.split(":", 1)[0]
+                if source.startswith("./"):
+                    assert (ROOT / source).exists(), f"{name} mounts a missing {source}"
+
+    def test_kubernetes_keeps_the_annotated_pods_of_the_namespace(self):
+        (job,) = yaml.safe_load((PROMETHEUS / "kubernetes.yml").read_text())["scrape_configs"]
+        (discovery,) = job["kubernetes_sd_configs"]
+        assert discovery["role"] == "pod" and discovery["namespaces"]["names"] == ["zeroshop"]
+        keep = job["relabel_configs"][0]
+        assert keep["action"] == "keep" and keep["source_labels"] == [
+            "__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+
+    def test_the_network_policy_lets_prometheus_reach_the_metrics_ports(self, overlay):
+        _, objects = overlay
+        (policy,) = of_kind(objects, "NetworkPolicy").values()
+        assert {"port": "metrics"} in [p for rule in policy["spec"]["ingress"]
+                                       for p in rule.get("ports", [])]
+
+    def test_the_dashboard_reads_the_provisioned_data_source(self):
+        dashboard = json.loads((GRAFANA / "zeroshop.json").read_text())
+        sources = yaml.safe_load(
+            (GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
+        (source,) = sources["datasources"]
+        uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+        assert uids == {source["uid"]} and dashboard["panels"]

@@ -138,9 +138,11 @@ class TestUp:
         status = up.status()
         assert status.returncode == 0, status.stdout + status.stderr
         rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()[1:]}
-        assert rows["pricing"][2] == "up" and rows["pricing"][4:] == ["1", "ready"]
-        assert rows["pricing"][3] != str(table["pricing"][1])  # a new process
-        assert rows["product"][4:] == ["0", "ready"]
+        assert rows["pricing"][2] == "up" and rows["pricing"][7:] == ["1", "ready"]
+        assert rows["pricing"][6] != str(table["pricing"][1])  # a new process
+        assert rows["product"][7:] == ["0", "ready"]
+        assert rows["pricing"][3].endswith("ms") and rows["pricing"][4:6] == ["-", "-"]
+        assert rows["inventory"][4:6] == ["0", "0"]  # a consumer: level, no dead letters
 
     def test_a_service_that_cannot_come_back_is_a_crash_loop(self, up: RunningUp) -> None:
         up.read_until("ZeroShop is up")
@@ -232,6 +234,11 @@ class TestPingCallStatus:
         lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
         assert "up" in lines["product"] and "DOWN" in lines["pricing"]
         assert "DOWN" in lines["gateway"]
+        as_json = self.run(product, "status", "--timeout-ms", "300", "--json")
+        rows = {row["service"]: row for row in map(json.loads, as_json.stdout.splitlines())}
+        assert rows["product"]["state"] == "up" and rows["product"]["rpc_ms"] > 0
+        assert rows["pricing"]["state"] == "DOWN (unavailable)"
+        assert rows["pricing"]["rpc_ms"] is None and as_json.returncode == 1
 
 
 class TestLauncher:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from shared.config import EVENT_PORTS, free_port
+from shared.config import DEFAULT_PORTS, EVENT_PORTS, free_port
 from shared.contracts import SERVICES, TOPICS
 
 from ..support import Platform, wait_for
@@ -54,10 +54,16 @@ class Block:
     commands: list[Command] = field(default_factory=list)
 
 
+# Run in this order, on one platform: the second goes on where the first ends.
+SECTIONS = ("Try it", "Watching it: metrics and traces")
+
+
 def try_it_blocks(substitutions: dict[str, str]) -> list[Block]:
-    """The sh blocks of README's "Try it" section, each output shown attached to its command."""
+    """The sh blocks of README's "Try it" and "Watching it" sections, each output shown
+    attached to its command."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+    section = "\n".join(readme.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+                        for name in SECTIONS)
     blocks: list[Block] = []
     for lang, body in re.findall(r"^```(\w*)\n(.*?)^```$", section, re.M | re.S):
         for old, new in substitutions.items():
@@ -189,7 +195,9 @@ class Reader:
 
     def __init__(self, data_dir: Path, gateway_port: int) -> None:
         self.platform: Platform | None = Platform(data_dir, GATEWAY_PORT=str(gateway_port))
-        self.env = {**self.platform.env, "GATEWAY_HOST": "127.0.0.1"}
+        # INFO, the default a reader has: `zeroshop trace` follows INFO lines.
+        self.env = {**self.platform.env, "GATEWAY_HOST": "127.0.0.1",
+                    "ZEROSHOP_LOG_LEVEL": "INFO"}
         self.started: list[Background] = []
 
     def run(self, command: Command) -> None:
@@ -218,7 +226,7 @@ class Reader:
             time.sleep(0.2)
             done, problems = attempt()
         assert done.returncode == 0, f"{line!r} exited {done.returncode}: {done.stderr}"
-        if line.startswith("curl"):
+        if line.startswith("curl") and "|" not in line:  # piped: not the answer itself
             assert "error" not in json.loads(done.stdout), f"{line!r}: {done.stdout}"
         assert not problems, (f"{line!r} printed what README does not show:\n"
                               + "\n".join(problems) + f"\n--- it printed:\n{done.stdout}")
@@ -268,7 +276,9 @@ def reader(tmp_path: Path) -> Iterator[tuple[Reader, dict[str, str]]]:
     gateway, smtp = free_port(), free_port()
     running = Reader(tmp_path, gateway)
     try:
-        yield running, {"localhost:8080": f"127.0.0.1:{gateway}",
+        endpoints = {f"tcp://127.0.0.1:{port}": running.env[f"{name.upper()}_ENDPOINT"]
+                     for name, port in DEFAULT_PORTS.items()}
+        yield running, {**endpoints, "localhost:8080": f"127.0.0.1:{gateway}",
                         "EMAIL_SMTP_PORT=2525": f"EMAIL_SMTP_PORT={smtp}",
                         "127.0.0.1:2525": f"127.0.0.1:{smtp}"}
     finally:
