@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from flask import Flask
 
 from shared.config import GatewayConfig
@@ -20,7 +18,6 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     ServiceClients(config.endpoints).init_app(app)
-    app.extensions["zeroshop.streams"] = threading.BoundedSemaphore(config.max_event_streams)
     register_error_handlers(app)
     for module in (products, orders, events, health, openapi):
         app.register_blueprint(module.bp)

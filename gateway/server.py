@@ -1,0 +1,201 @@
+"""The gateway's HTTP server: uvicorn (asyncio) in front of the Flask application.
+
+- `GET /api/events` streams are asyncio tasks fed by one EventHub (gateway/events.py), so
+  an open stream costs no thread; at most `max_event_streams` at once, then 429.
+- Every other request is read whole here first (at most `max_body_bytes`, else 413 unread)
+  and only then run by Flask in a bounded pool of `threads` threads (a2wsgi), each with its
+  own RPC sockets (gateway/clients.py): a slow client never holds a thread.
+- Connection caps and timeouts live in the HTTP protocol (gateway/connections.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+import uvicorn
+from a2wsgi import WSGIMiddleware
+from flask import Flask
+
+from shared.config import GatewayConfig
+from shared.events.follow import Source
+
+from .connections import ConnectionLimits, error_json, guarded_protocol
+from .events import KEEPALIVE_S, EventHub, EventsQuery
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+log = logging.getLogger("zeroshop.gateway")
+STREAM_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
+                  (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+WRITE_TIMEOUT_S = 30.0  # a stream whose client stopped reading for this long is dropped
+
+
+async def send_error(send: Send, status: int, code: str, message: str,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = error_json(code, message)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Edge:
+    """The ASGI application: event streams here, everything else to Flask in the pool."""
+
+    def __init__(self, app: Flask, config: GatewayConfig) -> None:
+        self.config = config
+        self.flask = app
+        self._wsgi = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
+        self._hub: EventHub | None = None  # started with the first stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/api/events" and scope["method"] == "GET":
+            await self._stream(scope, receive, send)
+            return
+        body = await self._read_body(scope, receive, send)
+        if body is None:
+            return
+        replayed = False
+
+        async def replay() -> Message:  # the whole body at once, then what the client does
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._wsgi(scope, replay, send)  # type: ignore[arg-type]
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The request body, or None when it was refused (413) or the client went away."""
+        limit = self.config.max_body_bytes
+        too_big = f"the body may be at most {limit} bytes"
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > limit:
+            await send_error(send, 413, "request_entity_too_large", too_big,
+                             [(b"connection", b"close")])
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                await send_error(send, 413, "request_entity_too_large", too_big,
+                                 [(b"connection", b"close")])
+                return None
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def hub(self) -> EventHub:
+        if self._hub is None:
+            sources = {p: Source(self.config.endpoints[p], self.config.events_endpoints[p])
+                       for p in self.config.events_endpoints}
+            self._hub = EventHub(sources, asyncio.get_running_loop())
+        return self._hub
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            query = msgspec.convert(_query_args(scope), EventsQuery, strict=False)
+        except msgspec.ValidationError as exc:
+            await send_error(send, 400, "bad_request", f"invalid query parameter: {exc}")
+            return
+        hub = self.hub()
+        if len(hub.streams) >= self.config.max_event_streams:
+            await send_error(send, 429, "too_many_streams",
+                             f"at most {self.config.max_event_streams} event streams at "
+                             f"once; try again later", [(b"retry-after", b"5")])
+            return
+        subscription, history = await hub.subscribe(query.history)
+        gone = asyncio.Event()
+
+        async def watch() -> None:  # the only way to hear that a streaming client left
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+            subscription.ready.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+            await self._write(send, ": zeroshop event stream\n\n" + history)
+            while query.follow and not subscription.ended:
+                try:
+                    await asyncio.wait_for(subscription.ready.wait(), KEEPALIVE_S)
+                except TimeoutError:
+                    await self._write(send, ": keep-alive\n\n")
+                    continue
+                if gone.is_set():
+                    return
+                await self._write(send, subscription.take())
+            await send({"type": "http.response.body", "body": b""})
+        except TimeoutError:
+            log.info("dropped an event stream whose client stopped reading")
+        finally:
+            hub.unsubscribe(subscription)
+            watcher.cancel()
+
+    @staticmethod
+    async def _write(send: Send, text: str) -> None:
+        if text:
+            await asyncio.wait_for(send({"type": "http.response.body", "body": text.encode(),
+                                         "more_body": True}), WRITE_TIMEOUT_S)
+
+    def end_streams(self) -> None:
+        if self._hub is not None:
+            self._hub.end_streams()
+
+    def close(self) -> None:
+        if self._hub is not None:
+            self._hub.close()
+        self._wsgi.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _query_args(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server that says when it is ready and ends event streams on shutdown."""
+
+    def __init__(self, config: uvicorn.Config, edge: Edge, listener: socket.socket) -> None:
+        super().__init__(config)
+        self.edge = edge
+        self.listener = listener
+        host, port = listener.getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(json.dumps({"event": "ready", "service": "gateway", "endpoint": self.url}),
+                  flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.edge.end_streams()  # streams never end by themselves
+        await super().shutdown(sockets)
+
+
+def build_server(app: Flask, config: GatewayConfig, sock: socket.socket) -> GatewayServer:
+    """The server for `app` on the listening socket `sock`."""
+    edge = Edge(app, config)
+    settings = uvicorn.Config(
+        edge, http=guarded_protocol(ConnectionLimits.of(config)), loop="uvloop",
+        lifespan="off", interface="asgi3", access_log=False, log_config=None,
+        timeout_keep_alive=config.idle_timeout_s, timeout_graceful_shutdown=5,
+        backlog=4096, server_header=False)
+    return GatewayServer(settings, edge, sock)
