@@ -6,7 +6,7 @@ from flask import Flask
 
 from shared.config import GatewayConfig
 
-from . import events, health, openapi, orders, products
+from . import events, health, openapi, orders, products, storefront
 from .clients import ServiceClients
 from .errors import register_error_handlers
 
@@ -19,6 +19,6 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     ServiceClients(config.endpoints).init_app(app)
     register_error_handlers(app)
-    for module in (products, orders, events, health, openapi):
+    for module in (products, orders, events, health, openapi, storefront):
         app.register_blueprint(module.bp)
     return app
