@@ -3,24 +3,26 @@
 - `GET /api/events` streams are asyncio tasks fed by one EventHub (gateway/events.py), so
   an open stream costs no thread; at most `max_event_streams` at once, then 429.
 - Every other request is read whole here first (at most `max_body_bytes`, else 413 unread)
-  and only then run by Flask in a bounded pool of `threads` threads (a2wsgi), each with its
-  own RPC sockets (gateway/clients.py): a slow client never holds a thread.
+  and only then run by Flask in a bounded pool of `threads` threads, each with its own RPC
+  sockets (gateway/clients.py): a slow client never holds a thread.
 - Connection caps and timeouts live in the HTTP protocol (gateway/connections.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
 import uvicorn
-from a2wsgi import WSGIMiddleware
+from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from shared.config import GatewayConfig
@@ -48,13 +50,52 @@ async def send_error(send: Send, status: int, code: str, message: str,
     await send({"type": "http.response.body", "body": body})
 
 
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
+
+
+class FlaskPool:
+    """The Flask app in a bounded pool of threads: each runs one whole request, from its
+    complete body to its complete answer, so the event loop and the thread meet twice per
+    request (a2wsgi builds the WSGI environ from the ASGI scope)."""
+
+    def __init__(self, app: Flask, threads: int) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="flask")
+
+    def _answer(self, scope: Scope, body: bytes) -> Answer:
+        environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], None]:
+            started[:] = [status, headers]
+            return chunks.append
+
+        result = self.app(environ, start_response)  # type: ignore[arg-type]
+        try:
+            chunks.extend(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        status, headers = started
+        return (int(status.split(" ", 1)[0]),
+                [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+                b"".join(chunks))
+
+    async def __call__(self, scope: Scope, body: bytes, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        status, headers, content = await loop.run_in_executor(
+            self.executor, self._answer, scope, body)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+
 class Edge:
     """The ASGI application: event streams here, everything else to Flask in the pool."""
 
     def __init__(self, app: Flask, config: GatewayConfig) -> None:
         self.config = config
-        self.flask = app
-        self._wsgi = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
+        self.flask = FlaskPool(app, config.threads)
         self._hub: EventHub | None = None  # started with the first stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,18 +105,8 @@ class Edge:
             await self._stream(scope, receive, send)
             return
         body = await self._read_body(scope, receive, send)
-        if body is None:
-            return
-        replayed = False
-
-        async def replay() -> Message:  # the whole body at once, then what the client does
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self._wsgi(scope, replay, send)  # type: ignore[arg-type]
+        if body is not None:
+            await self.flask(scope, body, send)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The request body, or None when it was refused (413) or the client went away."""
@@ -162,7 +193,7 @@ class Edge:
     def close(self) -> None:
         if self._hub is not None:
             self._hub.close()
-        self._wsgi.executor.shutdown(wait=True, cancel_futures=True)
+        self.flask.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _query_args(scope: Scope) -> dict[str, str]:
