@@ -1,6 +1,6 @@
 """Connection limits at the gateway's edge: caps and timeouts below the HTTP application.
 
-uvicorn's HTTP protocol (httptools) with three guards that it does not have itself:
+uvicorn's HTTP protocol (httptools) with two guards that it lacks, beside its own third:
 - at most `max_connections` open in all and `max_connections_per_client` per client
   address: a connection over a cap is answered at once (503 or 429, `Retry-After`) and
   closed, so a flood of connections costs a file descriptor each only for a moment;

@@ -36,6 +36,7 @@ log = logging.getLogger("zeroshop.gateway")
 KEEPALIVE_S = 15.0
 HISTORY_KEPT = 1000  # latest events kept per publisher: the most `history` may ask for
 BACKLOG_LIMIT = 10_000  # events waiting for one slow stream before it is ended
+SYNC_TIMEOUT_S = 10.0  # the longest a new stream waits for the hub to catch up
 
 
 class EventsQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -121,7 +122,10 @@ class EventHub:
         done = self._loop.create_future()
         with self._lock:
             self._syncs.append(done)
-        await done
+        try:
+            await asyncio.wait_for(asyncio.shield(done), SYNC_TIMEOUT_S)
+        except TimeoutError:  # a publisher hung mid-fetch: start with what the hub has
+            log.warning("the event hub did not catch up within %s s", SYNC_TIMEOUT_S)
         # On the loop's thread: nothing can be delivered between the snapshot and the add.
         recent = [e for kept in self._recent.values() for e in list(kept)[-history:]
                   ] if history else []
@@ -153,7 +157,11 @@ class EventHub:
         next_look = 0.0  # when to ask the publishers still away for their ends again
 
         def collect(publisher: str, event: Envelope) -> bool:
-            batch.append((publisher, event.occurred_at, sse(event)))
+            try:
+                batch.append((publisher, event.occurred_at, sse(event)))
+            except Exception:  # one odd payload must not stop every stream
+                log.exception("cannot show %s#%s (%s) on the event streams",
+                              publisher, event.seq, event.topic)
             return True
 
         try:

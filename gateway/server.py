@@ -166,7 +166,8 @@ class Edge:
             await self._write(send, ": zeroshop event stream\n\n" + history)
             while query.follow and not subscription.ended:
                 try:
-                    await asyncio.wait_for(subscription.ready.wait(), KEEPALIVE_S)
+                    async with asyncio.timeout(KEEPALIVE_S):  # a timer, not a task
+                        await subscription.ready.wait()
                 except TimeoutError:
                     await self._write(send, ": keep-alive\n\n")
                     continue
@@ -183,8 +184,9 @@ class Edge:
     @staticmethod
     async def _write(send: Send, text: str) -> None:
         if text:
-            await asyncio.wait_for(send({"type": "http.response.body", "body": text.encode(),
-                                         "more_body": True}), WRITE_TIMEOUT_S)
+            async with asyncio.timeout(WRITE_TIMEOUT_S):
+                await send({"type": "http.response.body", "body": text.encode(),
+                            "more_body": True})
 
     def end_streams(self) -> None:
         if self._hub is not None:

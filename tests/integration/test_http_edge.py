@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from shared.config import ALL_SERVICES
+
 from ..support import Platform, wait_for
 
 STREAMS = 300
@@ -193,3 +195,32 @@ class TestSlowAndIdleConnections:
         head, body = answer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 413") and seconds < 5, head
         assert json.loads(body)["error"]["code"] == "request_entity_too_large"
+
+
+class TestEventHub:
+    def test_a_publisher_away_at_start_is_followed_once_it_answers(
+            self, tmp_path: Path) -> None:
+        # sms is down when the first stream opens; its events still reach the stream later.
+        shop = Platform(tmp_path, services=[s for s in ALL_SERVICES if s != "sms"])
+        try:
+            async def scenario() -> set[str]:
+                reader, writer = await open_stream(shop.url, "127.0.0.1")
+                try:
+                    status, body, _ = await asyncio.to_thread(shop.post, "/api/orders", ORDER)
+                    assert status == 201, body
+                    await asyncio.to_thread(shop.start, "sms")
+                    seen: set[str] = set()
+                    while "sms" not in seen:
+                        line = await asyncio.wait_for(reader.readline(), 30)
+                        assert line, "the stream ended"
+                        if line.startswith(b"data: "):
+                            event = json.loads(line[6:])
+                            if event["payload"].get("order_id") == body["order_id"]:
+                                seen.add(event["publisher"])
+                    return seen
+                finally:
+                    writer.close()
+
+            assert asyncio.run(scenario()) >= {"orders", "inventory", "email", "sms"}
+        finally:
+            shop.close()
