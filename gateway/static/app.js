@@ -78,6 +78,8 @@ function productCard(item) {
 }
 
 async function catalog(params) {
+  document.getElementById("q").value = params.get("q") || "";
+  document.getElementById("category").value = params.get("category") || "";
   const page = Number(params.get("page") || 1);
   const query = new URLSearchParams({ page: String(page), page_size: "12" });
   for (const key of ["q", "category"]) if (params.get(key)) query.set(key, params.get(key));
@@ -139,7 +141,8 @@ async function productPage(id) {
       cart.add(page.product, Math.max(1, Math.min(100, Number(quantity.value) || 1)));
       added.textContent = `Added to the cart.`;
     } }, el("label", { for: "quantity" }, "Quantity"), quantity,
-      el("button", { type: "submit" }, "Add to cart"), added),
+      el("button", { type: "submit", ...(page.inventory && !page.inventory.in_stock ?
+        { disabled: "" } : {}) }, "Add to cart"), added),
     section("recommendation", ...(down.has("recommendation") ? [] : [
       page.recommendations.length ? el("ul", {}, ...page.recommendations.map((r) =>
         el("li", {}, el("a", { href: `#/products/${r.id}` }, r.name))))
@@ -197,6 +200,8 @@ async function placeOrder(event, lines, message) {
     cart.save([]);
     location.hash = `#/orders/${created.order_id}`;
   } catch (error) {
+    // A 4xx was refused for good: the next try is a new order (after the fix), not a retry.
+    if (error.status >= 400 && error.status < 500) sessionStorage.removeItem("zeroshop.key");
     message.textContent = `The order was not placed: ${error.message}`;
   }
 }
@@ -263,6 +268,7 @@ async function categories() {
     const result = await api("/api/categories");
     select.append(...result.items.map((c) =>
       el("option", { value: c.name }, `${c.name} (${c.product_count})`)));
+    select.value = new URLSearchParams(location.hash.split("?")[1] || "").get("category") || "";
   } catch (error) { /* the catalog view says what is wrong */ }
 }
 
