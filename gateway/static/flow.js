@@ -19,16 +19,27 @@
   const now = document.getElementById("flow-now");
   const svg = document.getElementById("flow");
 
+  const LIT_MS = 2000; // how long a service stays lit after an event
+  const timers = new Map();
+
+  function glow(element, ...classes) {
+    if (!element) return;
+    element.classList.add("lit", ...classes);
+    clearTimeout(timers.get(element));
+    timers.set(element, setTimeout(() => element.classList.remove("lit", "source", "back"),
+                                   LIT_MS));
+  }
+
+  // The publisher lights as the source, the services that react to it and the arrows to
+  // them as lit; a burst of events (an order's five) lights its whole path at once.
   function light(publisher, reacting) {
-    svg.querySelectorAll(".lit").forEach((el) => el.classList.remove("lit", "source", "back"));
-    const node = (name) => svg.querySelector(`[data-node="${name}"]`);
-    if (node(publisher)) node(publisher).classList.add("lit", "source");
+    glow(svg.querySelector(`[data-node="${publisher}"]`), "source");
     for (const name of reacting) {
-      if (node(name)) node(name).classList.add("lit");
+      glow(svg.querySelector(`[data-node="${name}"]`));
       const edge = svg.querySelector(`[data-edge="${publisher}-${name}"]`);
       const back = svg.querySelector(`[data-edge="${name}-${publisher}"]`); // drawn the other way
-      if (edge) edge.classList.add("lit");
-      else if (back) back.classList.add("lit", "back");
+      if (edge) glow(edge);
+      else if (back) glow(back, "back");
     }
   }
 
