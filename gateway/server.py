@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
 import uvicorn
 from a2wsgi.wsgi import build_environ
 from flask import Flask
@@ -28,7 +27,9 @@ from flask import Flask
 from shared.config import GatewayConfig
 from shared.events.follow import Source
 
+from .api import parse
 from .connections import ConnectionLimits, error_json, guarded_protocol
+from .errors import ApiError
 from .events import KEEPALIVE_S, EventHub, EventsQuery
 
 Scope = MutableMapping[str, Any]
@@ -97,6 +98,10 @@ class Edge:
         self.config = config
         self.flask = FlaskPool(app, config.threads)
         self._hub: EventHub | None = None  # started with the first stream
+        app.extensions["zeroshop.open_streams"] = self.open_streams  # for the app's metrics
+
+    def open_streams(self) -> int:
+        return len(self._hub.streams) if self._hub is not None else 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,10 +145,10 @@ class Edge:
         return self._hub
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            query = msgspec.convert(_query_args(scope), EventsQuery, strict=False)
-        except msgspec.ValidationError as exc:
-            await send_error(send, 400, "bad_request", f"invalid query parameter: {exc}")
+        try:  # the same validation, and the same 400s, as every Flask route's
+            query = parse("query", _query_args(scope), EventsQuery)
+        except ApiError as exc:
+            await send_error(send, exc.status, exc.code, exc.message)
             return
         hub = self.hub()
         if len(hub.streams) >= self.config.max_event_streams:

@@ -224,3 +224,10 @@ class TestEventHub:
             assert asyncio.run(scenario()) >= {"orders", "inventory", "email", "sms"}
         finally:
             shop.close()
+
+    def test_a_bad_stream_query_is_a_json_400_naming_the_field(self, shop: Platform) -> None:
+        for query, field in (("history=-1", "history"), ("follow=maybe", "follow"),
+                             ("nonsense=1", "nonsense")):
+            status, body = shop.get(f"/api/events?{query}")
+            assert status == 400, query
+            assert body["error"]["code"] == "bad_request" and field in body["error"]["message"]
