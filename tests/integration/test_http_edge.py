@@ -231,3 +231,16 @@ class TestEventHub:
             status, body = shop.get(f"/api/events?{query}")
             assert status == 400, query
             assert body["error"]["code"] == "bad_request" and field in body["error"]["message"]
+
+    def test_a_stop_ends_every_open_stream_and_exits_0(self, shop: Platform) -> None:
+        url = shop.group.start("gateway-stopping", "gateway", shop.env).endpoint
+
+        async def scenario() -> list[bytes]:
+            streams = [await open_stream(url, "127.0.0.1") for _ in range(3)]
+            code = await asyncio.to_thread(shop.group.stop, "gateway-stopping")
+            assert code == 0
+            # Each stream ends properly: the last chunk of a chunked answer, then EOF.
+            return [await asyncio.wait_for(reader.read(), 10) for reader, _ in streams]
+
+        for rest in asyncio.run(scenario()):
+            assert rest.endswith(b"0\r\n\r\n"), rest
