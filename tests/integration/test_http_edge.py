@@ -76,6 +76,13 @@ def raw_answer(url: str, request: bytes, source: str = "127.0.0.1", timeout: flo
         return b"".join(chunks), time.monotonic() - start
 
 
+def _served(url: str) -> tuple[int, float] | None:
+    try:
+        return timed_get(url, "/healthz")
+    except OSError:  # refused while the closed connection is still counted
+        return None
+
+
 class TestManyEventStreams:
     def test_hundreds_of_open_streams_each_get_the_event(self, shop: Platform) -> None:
         async def scenario() -> list[float]:
@@ -158,13 +165,18 @@ class TestSlowAndIdleConnections:
     def test_a_request_that_never_finishes_is_answered_408_and_closed(
             self, shop: Platform) -> None:
         url = shop.group.start("gateway-timeout", "gateway",
-                               {**shop.env, "GATEWAY_REQUEST_TIMEOUT_S": "1"}).endpoint
+                               {**shop.env, "GATEWAY_REQUEST_TIMEOUT_S": "1",
+                                "GATEWAY_IDLE_TIMEOUT_S": "1"}).endpoint
         try:
             half, seconds = raw_answer(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             assert half.startswith(b"HTTP/1.1 408") and 0.5 < seconds < 5, (half, seconds)
             silent, seconds = raw_answer(url, b"")
             assert silent.startswith(b"HTTP/1.1 408") and seconds < 5, silent
             assert b'"request_timeout"' in silent
+            # A keep-alive connection: one whole answer, then closed once idle.
+            idle, seconds = raw_answer(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert idle.startswith(b"HTTP/1.1 200") and idle.endswith(b'{"status":"ok"}')
+            assert 0.5 < seconds < 5, seconds
         finally:
             shop.group.stop("gateway-timeout")
 
@@ -187,6 +199,26 @@ class TestSlowAndIdleConnections:
             for sock in held:
                 sock.close()
             shop.group.stop("gateway-cap")
+
+    def test_connections_over_the_total_are_refused_with_a_503(self, shop: Platform) -> None:
+        url = shop.group.start("gateway-total", "gateway",
+                               {**shop.env, "GATEWAY_MAX_CONNECTIONS": "16"}).endpoint
+        held = []
+        try:
+            for i in range(16):  # from 16 client addresses: no client is over its own cap
+                held.append(socket.create_connection(address_of(url), timeout=10,
+                                                     source_address=(f"127.0.1.{i + 1}", 0)))
+            answer, _ = raw_answer(url, b"", source="127.0.1.100")
+            head, body = answer.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/1.1 503") and b"retry-after" in head.lower()
+            assert json.loads(body)["error"]["code"] == "too_many_connections"
+            held.pop().close()
+            status, _ = wait_for(lambda: _served(url), what="a free connection")
+            assert status == 200
+        finally:
+            for sock in held:
+                sock.close()
+            shop.group.stop("gateway-total")
 
     def test_a_body_over_the_limit_is_refused_before_it_is_read(self, shop: Platform) -> None:
         answer, seconds = raw_answer(
