@@ -1,94 +1,37 @@
 """The gateway's HTTP server: uvicorn (asyncio) in front of the Flask application.
 
-- `GET /api/events` streams are asyncio tasks fed by one EventHub (gateway/events.py), so
+- `GET /api/events` streams are asyncio tasks fed by one EventHub (gateway/hub.py), so
   an open stream costs no thread; at most `max_event_streams` at once, then 429.
-- Every other request is read whole here first (at most `max_body_bytes`, else 413 unread)
-  and only then run by Flask in a bounded pool of `threads` threads, each with its own RPC
-  sockets (gateway/clients.py): a slow client never holds a thread.
+- Every other request is read whole first, then run by Flask in a bounded pool of
+  `threads` threads, each with its own RPC sockets (gateway/flask_pool.py).
 - Connection caps and timeouts live in the HTTP protocol (gateway/connections.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import socket
-from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from urllib.parse import parse_qsl
 
 import uvicorn
-from a2wsgi.wsgi import build_environ
 from flask import Flask
 
 from shared.config import GatewayConfig
 from shared.events.follow import Source
 
 from .api import parse
-from .connections import ConnectionLimits, error_json, guarded_protocol
+from .connections import ConnectionLimits, guarded_protocol
 from .errors import ApiError
-from .events import KEEPALIVE_S, EventHub, EventsQuery
+from .events import KEEPALIVE_S, EventsQuery
+from .flask_pool import FlaskPool, Receive, Scope, Send, read_body, send_error
+from .hub import EventHub
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 log = logging.getLogger("zeroshop.gateway")
 STREAM_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"),
                   (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 WRITE_TIMEOUT_S = 30.0  # a stream whose client stopped reading for this long is dropped
-
-
-async def send_error(send: Send, status: int, code: str, message: str,
-                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = error_json(code, message)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
-    await send({"type": "http.response.body", "body": body})
-
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
-
-
-class FlaskPool:
-    """The Flask app in a bounded pool of threads: each runs one whole request, from its
-    complete body to its complete answer, so the event loop and the thread meet twice per
-    request (a2wsgi builds the WSGI environ from the ASGI scope)."""
-
-    def __init__(self, app: Flask, threads: int) -> None:
-        self.app = app
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="flask")
-
-    def _answer(self, scope: Scope, body: bytes) -> Answer:
-        environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
-        started: list[Any] = []
-        chunks: list[bytes] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
-            started[:] = [status, headers]
-            return chunks.append
-
-        result = self.app(environ, start_response)  # type: ignore[arg-type]
-        try:
-            chunks.extend(result)
-        finally:
-            getattr(result, "close", lambda: None)()
-        status, headers = started
-        return (int(status.split(" ", 1)[0]),
-                [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-                b"".join(chunks))
-
-    async def __call__(self, scope: Scope, body: bytes, send: Send) -> None:
-        loop = asyncio.get_running_loop()
-        status, headers, content = await loop.run_in_executor(
-            self.executor, self._answer, scope, body)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
 
 
 class Edge:
@@ -109,33 +52,9 @@ class Edge:
         if scope["path"] == "/api/events" and scope["method"] == "GET":
             await self._stream(scope, receive, send)
             return
-        body = await self._read_body(scope, receive, send)
+        body = await read_body(scope, receive, send, self.config.max_body_bytes)
         if body is not None:
             await self.flask(scope, body, send)
-
-    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-        """The request body, or None when it was refused (413) or the client went away."""
-        limit = self.config.max_body_bytes
-        too_big = f"the body may be at most {limit} bytes"
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > limit:
-            await send_error(send, 413, "request_entity_too_large", too_big,
-                             [(b"connection", b"close")])
-            return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > limit:
-                await send_error(send, 413, "request_entity_too_large", too_big,
-                                 [(b"connection", b"close")])
-                return None
-            if not message.get("more_body", False):
-                return b"".join(chunks)
 
     def hub(self) -> EventHub:
         if self._hub is None:
