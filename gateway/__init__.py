@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 from flask import Flask
 
 from shared.config import GatewayConfig
 
-from . import events, health, metrics, openapi, orders, products, request_ids, spans
+from . import events, health, metrics, openapi, orders, products, request_ids, spans, storefront
 from .clients import ServiceClients
 from .errors import register_error_handlers
 
@@ -20,11 +18,10 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     ServiceClients(config.endpoints, metrics.observe_call).init_app(app)
-    app.extensions["zeroshop.streams"] = threading.BoundedSemaphore(config.max_event_streams)
     register_error_handlers(app)
     request_ids.init_app(app)
     metrics.init_app(app)
     spans.init_app(app)
-    for module in (products, orders, events, health, openapi):
+    for module in (products, orders, events, health, openapi, storefront):
         app.register_blueprint(module.bp)
     return app

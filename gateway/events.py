@@ -1,37 +1,33 @@
-"""GET /api/events: every event on the bus as Server-Sent Events, live.
+"""GET /api/events: every event on the bus as Server-Sent Events, live, to many viewers.
 
-Each stream follows the four publishers with its own sockets (a Follower with offsets in
-memory): recent history first (`history` per publisher), then live events, in sequence
-order per publisher, none skipped even when PUB/SUB drops some.
+What a stream carries: each event as one Server-Sent Event with a readable summary, recent
+history first (`history` per publisher), then live events, in sequence order per
+publisher, none skipped even when PUB/SUB drops some. gateway/hub.py follows the bus for
+every stream at once; gateway/server.py serves the streams as asyncio tasks.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import msgspec
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response
 
-from shared.contracts.bus import Envelope, EventBatch, FetchEvents
-from shared.events.follow import Follower, Source
-from shared.messaging import Call, RpcClient, new_context
+from shared.contracts.bus import Envelope
 from shared.money import format_money
 
-from .api import documented, parse
+from .api import documented
 from .errors import ApiError
-from .metrics import STREAMS_OPEN
 from .schemas import StreamedEvent
 
 bp = Blueprint("events", __name__, url_prefix="/api")
 KEEPALIVE_S = 15.0
+HISTORY_KEPT = 1000  # latest events kept per publisher: the most `history` may ask for
 
 
 class EventsQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    history: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10  # latest events per publisher
+    history: Annotated[int, msgspec.Meta(ge=0, le=HISTORY_KEPT)] = 10  # latest per publisher
     follow: bool = True  # false: send the history, then end the stream
 
 
@@ -56,7 +52,8 @@ def summary(topic: str, payload: dict[str, Any]) -> str:
     return topic
 
 
-def _sse(event: Envelope) -> str:
+def sse(event: Envelope) -> str:
+    """The event as one Server-Sent Event: `id` publisher:seq, `event` the topic."""
     payload = json.loads(bytes(event.payload))
     body = StreamedEvent(publisher=event.publisher, seq=event.seq, id=event.id,
                          topic=event.topic, version=event.version,
@@ -67,66 +64,11 @@ def _sse(event: Envelope) -> str:
             f"data: {msgspec.json.encode(body).decode()}\n\n")
 
 
-def _latest(client: RpcClient, publishers: list[str], timeout_ms: int) -> dict[str, int | None]:
-    outcomes = client.gather([Call(p, "fetch_events", FetchEvents(after=0, limit=1), EventBatch)
-                              for p in publishers], timeout_ms)
-    return {p: o.unwrap().last_seq if o.ok else None
-            for p, o in zip(publishers, outcomes, strict=True)}
-
-
-def stream(sources: dict[str, Source], history: int, follow: bool) -> Iterator[str]:
-    ctx = new_context()
-    client = RpcClient(ctx, {p: s.rpc_endpoint for p, s in sources.items()})
-    latest = _latest(client, sorted(sources), 2000)
-    client.close()
-    # A publisher that is away starts from 0 with no history: we cannot know its end yet.
-    offsets = {p: max(0, seq - history) if seq is not None else 0 for p, seq in latest.items()}
-    ready: list[Envelope] = []
-
-    def collect(_publisher: str, event: Envelope) -> bool:
-        ready.append(event)
-        return True
-
-    follower = Follower(ctx, sources, offsets, collect)
-    try:
-        yield ": zeroshop event stream\n\n"
-        last_write = time.monotonic()
-        while True:
-            follower.step(1000)
-            for event in sorted(ready, key=lambda e: e.occurred_at):  # interleave publishers
-                yield _sse(event)
-                last_write = time.monotonic()
-            ready.clear()
-            if not follow:
-                return  # the first step caught up with every publisher that answered
-            if time.monotonic() - last_write > KEEPALIVE_S:
-                yield ": keep-alive\n\n"  # also how we notice a client that went away
-                last_write = time.monotonic()
-    finally:
-        follower.close()
-        ctx.term()
-
-
 @bp.get("/events")
-@documented("Every event as Server-Sent Events: recent history, then live (`follow`).",
-            StreamedEvent, query=EventsQuery, errors=(400, 503), stream="text/event-stream")
+@documented("Every event as Server-Sent Events: recent history, then live (`follow`). "
+            "At most GATEWAY_MAX_EVENT_STREAMS at once: beyond, 429 with Retry-After.",
+            StreamedEvent, query=EventsQuery, errors=(400, 429), stream="text/event-stream")
 def events() -> Response:
-    query = parse("query", request.args, EventsQuery)
-    config = current_app.config["ZEROSHOP"]
-    slots: threading.BoundedSemaphore = current_app.extensions["zeroshop.streams"]
-    if not slots.acquire(blocking=False):
-        raise ApiError(503, "too_many_streams",
-                       f"at most {config.max_event_streams} event streams at once; try later")
-    sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
-               for p in config.events_endpoints}
-
-    def body() -> Iterator[str]:
-        STREAMS_OPEN.inc()
-        try:
-            yield from stream(sources, query.history, query.follow)
-        finally:
-            STREAMS_OPEN.dec()
-            slots.release()
-
-    return Response(body(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    # The route is served by the async server's event hub (gateway/server.py) before Flask
+    # sees it; this view holds its documentation, and answers only a bare WSGI host.
+    raise ApiError(501, "not_implemented", "event streams are served by `python -m gateway`")

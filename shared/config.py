@@ -176,7 +176,12 @@ class GatewayConfig:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     events_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024
-    max_event_streams: int = 4  # each open /api/events stream holds a server thread
+    # The HTTP edge (gateway/server.py): streams need no thread each, so many may be open.
+    max_event_streams: int = 1000
+    max_connections: int = 8192  # open connections in all; more are refused at once
+    max_connections_per_client: int = 100  # per client address (0: no cap; see behind a proxy)
+    request_timeout_s: int = 10  # a request's head and body must arrive within this
+    idle_timeout_s: int = 15  # a keep-alive connection with no request in flight is closed
     log_level: str = "INFO"
 
     @classmethod
@@ -190,6 +195,11 @@ class GatewayConfig:
             order_deadline_ms=int_setting(env, "ORDER_DEADLINE_MS", 3000, 100, 60_000),
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
-            max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 1000, 1, 100_000),
+            max_connections=int_setting(env, "GATEWAY_MAX_CONNECTIONS", 8192, 16, 1_000_000),
+            max_connections_per_client=int_setting(
+                env, "GATEWAY_MAX_CONNECTIONS_PER_CLIENT", 100, 0, 1_000_000),
+            request_timeout_s=int_setting(env, "GATEWAY_REQUEST_TIMEOUT_S", 10, 1, 3600),
+            idle_timeout_s=int_setting(env, "GATEWAY_IDLE_TIMEOUT_S", 15, 1, 3600),
             log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
         )

@@ -82,6 +82,7 @@ def up(services: str) -> None:
         table([(c.name, c.endpoint, f"ready (pid {c.process.pid})") for c in started])
         click.echo(f"\nZeroShop is up: {group.children['gateway'].endpoint}   "
                    f"(try: curl {group.children['gateway'].endpoint}/api/products/1)")
+        click.echo(f"The storefront: open {group.children['gateway'].endpoint}/ in a browser")
         click.echo("Watch the services react: ./zeroshop events --follow   "
                    "(all commands: ./zeroshop --help)")
         click.echo("A process that dies is restarted; Ctrl-C stops every process.")

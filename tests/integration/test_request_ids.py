@@ -62,6 +62,16 @@ class TestEveryResponseHasARequestId:
         assert len(ids) == 4
 
 
+    def test_answers_made_outside_flask_carry_one_too(self, shop: Platform) -> None:
+        """An event stream (served by the async edge) and a body refused before it is read."""
+        status, headers = send(shop, "/api/events?history=1&follow=false",
+                               {"X-Request-ID": "stream-1"})
+        assert status == 200 and headers["x-request-id"] == "stream-1"
+        assert headers["content-type"].startswith("text/event-stream")
+        status, headers = send(shop, "/api/orders", body={"pad": "x" * 70_000})
+        assert status == 413 and GENERATED.fullmatch(headers["x-request-id"])
+
+
 class TestAnOrderCanBeFollowed:
     def test_its_events_and_every_services_logs_carry_the_id(self, shop: Platform) -> None:
         trace = "order-trace-1"
