@@ -27,6 +27,7 @@ from .schemas import StreamedEvent
 
 bp = Blueprint("events", __name__, url_prefix="/api")
 KEEPALIVE_S = 15.0
+STREAM_RETRY_AFTER_S = 5  # when every stream slot is taken: a capacity refusal, not an outage
 
 
 class EventsQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -107,14 +108,15 @@ def stream(sources: dict[str, Source], history: int, follow: bool) -> Iterator[s
 
 @bp.get("/events")
 @documented("Every event as Server-Sent Events: recent history, then live (`follow`).",
-            StreamedEvent, query=EventsQuery, errors=(400, 503), stream="text/event-stream")
+            StreamedEvent, query=EventsQuery, errors=(400, 429), stream="text/event-stream")
 def events() -> Response:
     query = parse("query", request.args, EventsQuery)
     config = current_app.config["ZEROSHOP"]
     slots: threading.BoundedSemaphore = current_app.extensions["zeroshop.streams"]
     if not slots.acquire(blocking=False):
-        raise ApiError(503, "too_many_streams",
-                       f"at most {config.max_event_streams} event streams at once; try later")
+        raise ApiError(429, "too_many_streams",
+                       f"at most {config.max_event_streams} event streams at once; try later",
+                       retry_after=STREAM_RETRY_AFTER_S)
     sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                for p in config.events_endpoints}
 
