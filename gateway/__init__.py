@@ -8,7 +8,7 @@ from flask import Flask
 
 from shared.config import GatewayConfig
 
-from . import events, health, openapi, orders, products
+from . import edge, events, health, openapi, orders, products
 from .clients import ServiceClients
 from .errors import register_error_handlers
 
@@ -22,6 +22,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     ServiceClients(config.endpoints).init_app(app)
     app.extensions["zeroshop.streams"] = threading.BoundedSemaphore(config.max_event_streams)
     register_error_handlers(app)
+    edge.init_app(app, config)
     for module in (products, orders, events, health, openapi):
         app.register_blueprint(module.bp)
     return app

@@ -28,7 +28,9 @@ def main() -> None:
                         format="%(asctime)s gateway %(levelname)s %(message)s")
     app = create_app(config)
     try:
-        server = create_server(app, host=config.host, port=config.port, threads=config.threads)
+        # X-Forwarded-For reaches the app, which trusts it only when told to (gateway/edge.py).
+        server = create_server(app, host=config.host, port=config.port, threads=config.threads,
+                               clear_untrusted_proxy_headers=False)
     except OSError as exc:
         logging.error("cannot listen on %s:%s: %s (GATEWAY_PORT sets the port)",
                       config.host, config.port, exc)

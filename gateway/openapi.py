@@ -64,7 +64,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
         responses: dict[str, Any] = {
             str(status): {"description": _SUCCESS_TEXT.get(status, "OK"), "content": {
                 media: {"schema": body_schema}}} for status in doc.statuses}
-        for status in doc.errors:
+        errors = set(doc.errors)
+        if path.startswith("/api/"):
+            errors.add(429)  # the rate limits (gateway/edge.py)
+        for status in sorted(errors):
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": {
                 "application/json": {"schema": ref_of[ErrorResponse]}}}
             if status == 429:

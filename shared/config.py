@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from limits import parse
 from sqlalchemy import make_url
 
 # Default RPC ports, one per service (README lists them).
@@ -173,6 +174,11 @@ class GatewayConfig:
     events_endpoints: Mapping[str, str] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024
     max_event_streams: int = 4  # each open /api/events stream holds a server thread
+    # Per client, in the `limits` package's notation (gateway/edge.py); off for benchmarks.
+    rate_limit: bool = True
+    api_rate_limit: str = "300/3 seconds"  # a burst of 300, about 100 a second after it
+    orders_rate_limit: str = "20/4 seconds"  # a burst of 20, about 5 a second after it
+    trusted_proxies: int = 0  # proxies of ours in front: X-Forwarded-For hops to trust
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -186,4 +192,26 @@ class GatewayConfig:
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
             max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            rate_limit=_rate_limit_on(env),
+            api_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_API", "300/3 seconds"),
+            orders_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_ORDERS", "20/4 seconds"),
+            trusted_proxies=int_setting(env, "GATEWAY_TRUSTED_PROXIES", 0, 0, 10),
         )
+
+
+def _rate_limit_on(env: Mapping[str, str]) -> bool:
+    value = env.get("ZEROSHOP_RATE_LIMIT", "on").lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"ZEROSHOP_RATE_LIMIT must be on or off, got {value!r}")
+    return value == "on"
+
+
+def _rate(env: Mapping[str, str], key: str, default: str) -> str:
+    """A rate such as `20/4 seconds` or `100 per second` (the `limits` package's notation)."""
+    value = env.get(key) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a rate such as '20/4 seconds', got {value!r}"
+                          ) from None
+    return value

@@ -49,9 +49,12 @@ def memory_sessions() -> Iterator[Callable[[str], Session]]:
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """An environment where every service has free loopback ports and uses `data_dir`."""
+    """An environment where every service has free loopback ports and uses `data_dir`, and
+    the gateway has no rate limits (pass ZEROSHOP_RATE_LIMIT="on" to test them)."""
     env = loopback_env(os.environ, data_dir)
     env.update(GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING", ZEROSHOP_HEARTBEAT_MS="200")
+    # Tests and benchmarks flood the gateway on purpose; tests of the limits turn them on.
+    env.update(ZEROSHOP_RATE_LIMIT="off")
     env.update(extra)
     return env
 
