@@ -7,6 +7,7 @@ import threading
 from flask import Flask
 
 from shared.config import GatewayConfig
+from shared.messaging import Keyring
 
 from . import edge, events, health, openapi, orders, products
 from .clients import ServiceClients
@@ -19,7 +20,8 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config["ZEROSHOP"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    ServiceClients(config.endpoints).init_app(app)
+    keys = Keyring.load(config.curve_keys, "gateway") if config.curve_keys else None
+    ServiceClients(config.endpoints, keys).init_app(app)
     app.extensions["zeroshop.streams"] = threading.BoundedSemaphore(config.max_event_streams)
     register_error_handlers(app)
     edge.init_app(app, config)

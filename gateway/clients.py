@@ -8,14 +8,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from shared.messaging import RpcClient, new_context
+from shared.messaging import Keyring, RpcClient, new_context
 
 
 class ServiceClients:
     """Flask extension: `clients.get()` returns this thread's client (created on first use)."""
 
-    def __init__(self, endpoints: Mapping[str, str]) -> None:
+    def __init__(self, endpoints: Mapping[str, str], keys: Keyring | None = None) -> None:
         self._endpoints = dict(endpoints)
+        self.keys = keys  # CURVE: the gateway's keypair and the services' public keys
         self._local = threading.local()
         self._ctx: Any = None
         self._lock = threading.Lock()
@@ -29,7 +30,7 @@ class ServiceClients:
         if client is None:
             with self._lock:  # the context is made lazily, after any fork
                 if self._ctx is None:
-                    self._ctx = new_context()
+                    self._ctx = new_context(self.keys)
                 client = RpcClient(self._ctx, self._endpoints)
                 self._all.append(client)
             self._local.client = client

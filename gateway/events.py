@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 
 from shared.contracts.bus import Envelope, EventBatch, FetchEvents
 from shared.events.follow import Follower, Source
-from shared.messaging import Call, RpcClient, new_context
+from shared.messaging import Call, Keyring, RpcClient, new_context
 from shared.money import format_money
 
 from .api import documented, parse
@@ -73,8 +73,9 @@ def _latest(client: RpcClient, publishers: list[str], timeout_ms: int) -> dict[s
             for p, o in zip(publishers, outcomes, strict=True)}
 
 
-def stream(sources: dict[str, Source], history: int, follow: bool) -> Iterator[str]:
-    ctx = new_context()
+def stream(sources: dict[str, Source], history: int, follow: bool,
+           keys: Keyring | None = None) -> Iterator[str]:
+    ctx = new_context(keys)
     client = RpcClient(ctx, {p: s.rpc_endpoint for p, s in sources.items()})
     latest = _latest(client, sorted(sources), 2000)
     client.close()
@@ -119,10 +120,11 @@ def events() -> Response:
                        retry_after=STREAM_RETRY_AFTER_S)
     sources = {p: Source(config.endpoints[p], config.events_endpoints[p])
                for p in config.events_endpoints}
+    keys = current_app.extensions["zeroshop.clients"].keys  # the stream runs outside the app
 
     def body() -> Iterator[str]:
         try:
-            yield from stream(sources, query.history, query.follow)
+            yield from stream(sources, query.history, query.follow, keys)
         finally:
             slots.release()
 

@@ -88,6 +88,12 @@ def events_endpoint_for(service: str, environ: Mapping[str, str]) -> str:
     return environ.get(key) or f"tcp://127.0.0.1:{EVENT_PORTS[service]}"
 
 
+def curve_keys(environ: Mapping[str, str]) -> Path | None:
+    """The CURVE key folder (`ZEROSHOP_CURVE_KEYS`), or None: plain ZeroMQ, loopback only."""
+    folder = environ.get("ZEROSHOP_CURVE_KEYS")
+    return Path(folder) if folder else None
+
+
 def _flag(environ: Mapping[str, str], key: str) -> bool:
     return environ.get(key, "").lower() in ("1", "true", "yes")
 
@@ -130,6 +136,7 @@ class ServiceConfig:
     reply_cache: int = 4096  # query replies kept in memory until a write (0: off)
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
+    curve_keys: Path | None = None  # CURVE on every socket, keys from this folder
 
     @classmethod
     def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -158,6 +165,7 @@ class ServiceConfig:
             reply_cache=int_setting(env, "ZEROSHOP_REPLY_CACHE", 4096, 0, 1_000_000),
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
+            curve_keys=curve_keys(env),
         )
 
 
@@ -179,6 +187,7 @@ class GatewayConfig:
     api_rate_limit: str = "300/3 seconds"  # a burst of 300, about 100 a second after it
     orders_rate_limit: str = "20/4 seconds"  # a burst of 20, about 5 a second after it
     trusted_proxies: int = 0  # proxies of ours in front: X-Forwarded-For hops to trust
+    curve_keys: Path | None = None  # CURVE to the services, with the key named "gateway"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -196,6 +205,7 @@ class GatewayConfig:
             api_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_API", "300/3 seconds"),
             orders_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_ORDERS", "20/4 seconds"),
             trusted_proxies=int_setting(env, "GATEWAY_TRUSTED_PROXIES", 0, 0, 10),
+            curve_keys=curve_keys(env),
         )
 
 

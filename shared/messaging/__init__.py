@@ -5,6 +5,7 @@ Services and the gateway use this small API and never touch frames.
 
 from .client import Call, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
+from .curve import CurveError, Keyring, start_authenticator
 from .pubsub import Publisher, Subscribers
 from .server import BindError, RpcServer
 from .sockets import Context, new_context
@@ -13,6 +14,8 @@ __all__ = [
     "BindError",
     "Call",
     "Context",
+    "CurveError",
+    "Keyring",
     "Outcome",
     "Publisher",
     "Reply",
@@ -25,4 +28,5 @@ __all__ = [
     "encode_error",
     "encode_result",
     "new_context",
+    "start_authenticator",
 ]

@@ -68,7 +68,7 @@ class RpcClient:
     def _socket(self, service: str) -> zmq.Socket[bytes]:
         sock = self._sockets.get(service)
         if sock is None:
-            sock = client_socket(self._ctx, self._endpoints[service])
+            sock = client_socket(self._ctx, self._endpoints[service], service)
             self._sockets[service] = sock
         return sock
 

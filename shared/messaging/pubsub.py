@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import zmq
 
+from .curve import CurveError, secure_client, secure_server
 from .server import BindError
 from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES, Context
 
@@ -20,7 +21,11 @@ class Publisher:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)  # a slow subscriber loses, never grows
         try:
+            secure_server(self._socket, ctx)
             self._socket.bind(bind)
+        except CurveError:
+            self._socket.close(linger=0)
+            raise
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             raise BindError(f"cannot bind {bind}: {exc}") from None
@@ -52,6 +57,7 @@ class Subscribers:
             sock.setsockopt(zmq.RECONNECT_IVL, 100)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
             sock.setsockopt(zmq.SUBSCRIBE, b"")
+            secure_client(sock, ctx, name)
             sock.connect(endpoint)
             self._sockets[sock] = name
             self._poller.register(sock, zmq.POLLIN)

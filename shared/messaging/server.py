@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 import zmq
 
+from .curve import caller_of
 from .sockets import Context, server_socket
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[bytes], bytes | None]
+# dispatch(body, caller) -> reply or None; caller is the CURVE key's name, None without CURVE.
+Dispatch = Callable[[bytes, str | None], bytes | None]
 
 
 class BindError(OSError):
@@ -25,6 +27,7 @@ class BindError(OSError):
 
 class RpcServer:
     def __init__(self, ctx: Context, bind: str) -> None:
+        self._ctx = ctx
         try:
             self._socket = server_socket(ctx, bind)
         except zmq.ZMQError as exc:
@@ -39,11 +42,11 @@ class RpcServer:
         while not should_stop():
             if not poller.poll(poll_ms):
                 continue
-            frames = self._socket.recv_multipart(zmq.NOBLOCK)
+            frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
             if len(frames) < 2:
                 log.warning("dropped a message of %d frame(s): no envelope", len(frames))
                 continue
-            reply = dispatch(frames[-1])
+            reply = dispatch(frames[-1].bytes, caller_of(frames[-1], self._ctx))
             if reply is None:
                 continue
             try:

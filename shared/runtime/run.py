@@ -23,7 +23,15 @@ from shared.events.follow import Source
 from shared.events.models import EventsBase
 from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
-from shared.messaging import BindError, Publisher, RpcServer, new_context
+from shared.messaging import (
+    BindError,
+    CurveError,
+    Keyring,
+    Publisher,
+    RpcServer,
+    new_context,
+    start_authenticator,
+)
 
 from .replies import ReplyCache
 from .service import ContractMismatch, Service
@@ -65,10 +73,17 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 ensure_counter(db)
             if seed is not None and config.seed:
                 seed(db)
-    ctx = new_context()
+    try:
+        keys = Keyring.load(config.curve_keys, service.name) if config.curve_keys else None
+    except CurveError as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from None
+    ctx = new_context(keys)
     threads: list[threading.Thread] = []
     closers: list[Callable[[], None]] = []
     try:
+        if keys is not None:
+            closers.append(start_authenticator(ctx).stop)  # before any server binds
         try:
             server = RpcServer(ctx, config.bind)
             closers.append(server.close)
@@ -100,8 +115,11 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
         for thread in threads:
             thread.start()
         _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "")
-        log.info("serving on %s (database %s)", server.endpoint, engine.url.render_as_string())
-        server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
+        log.info("serving on %s (database %s; %s)", server.endpoint,
+                 engine.url.render_as_string(),
+                 f"CURVE on, keys in {keys.folder}" if keys else "plain ZeroMQ, no CURVE keys")
+        server.serve(lambda body, caller: service.dispatch(body, sessions, caller),
+                     stopping.is_set)
     finally:
         stopping.set()
         for thread in threads:

@@ -106,8 +106,10 @@ class Service:
             self.handlers[name] = Registered(self.contract.methods[name], handler,
                                              _extra_names(handler))
 
-    def dispatch(self, body: bytes, sessions: sessionmaker[Session]) -> bytes | None:
-        """Decode, validate, run and encode one request; never raises."""
+    def dispatch(self, body: bytes, sessions: sessionmaker[Session],
+                 caller: str | None = None) -> bytes | None:
+        """Decode, validate, run and encode one request; never raises. `caller` is the CURVE
+        key name of the client (None without CURVE), checked against the method's callers."""
         try:
             request = decode_request(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -122,6 +124,12 @@ class Service:
             return encode_error(request.id, "unknown_method",
                                 f"{self.name} has no method {request.method!r}; it has: {known}")
         method, handler, names = entry
+        if caller is not None and method.callers is not None and caller not in method.callers:
+            log.warning("refused %s.%s to key %r (trace %s)", self.name, method.name, caller,
+                        request.trace)
+            return encode_error(request.id, "forbidden",
+                                f"{self.name}.{method.name} answers only to "
+                                f"{', '.join(method.callers)}, not to the key {caller!r}")
         if method.query:  # answered from memory while nothing was written since
             key = (method.name, bytes(request.params))
             cached = self.replies.get(key)
