@@ -23,12 +23,16 @@ def keys() -> None:
 @keys.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace keys that are already there.")
-def generate(folder: Path, force: bool) -> None:
+@click.option("--if-missing", is_flag=True,
+              help="Do nothing if FOLDER already holds every key (for init jobs).")
+def generate(folder: Path, force: bool, if_missing: bool) -> None:
     """Write NAME.key (public) and NAME.key_secret (secret, mode 0600) into FOLDER for every
     service, the gateway and the CLI (pyzmq's certificate format)."""
-    existing = sorted(p.name for n in KEY_NAMES for p in (folder / f"{n}.key",
-                                                          folder / f"{n}.key_secret")
-                      if p.exists())
+    files = [p for n in KEY_NAMES for p in (folder / f"{n}.key", folder / f"{n}.key_secret")]
+    existing = sorted(p.name for p in files if p.exists())
+    if if_missing and len(existing) == len(files):
+        click.echo(f"{folder} already holds every key; nothing written")
+        return
     if existing and not force:
         raise click.ClickException(
             f"{folder} already holds keys ({', '.join(existing[:3])}"

@@ -101,6 +101,14 @@ class TestKeys:
         assert zeroshop("keys", "generate", str(folder), "--force").returncode == 0
         assert (folder / "orders.key").read_bytes() != before
 
+    def test_an_init_job_generates_once(self, tmp_path: Path) -> None:
+        folder = tmp_path / "k"
+        assert zeroshop("keys", "generate", str(folder), "--if-missing").returncode == 0
+        before = (folder / "gateway.key_secret").read_bytes()
+        again = zeroshop("keys", "generate", str(folder), "--if-missing")
+        assert again.returncode == 0 and "nothing written" in again.stdout
+        assert (folder / "gateway.key_secret").read_bytes() == before
+
 
 class TestThePlatformWorksWithCurve:
     def test_the_product_page_and_readiness(self, shop: Platform) -> None:
