@@ -46,13 +46,18 @@ class RpcServer:
             if len(frames) < 2:
                 log.warning("dropped a message of %d frame(s): no envelope", len(frames))
                 continue
-            reply = dispatch(frames[-1].bytes, caller_of(frames[-1], self._ctx))
+            try:
+                reply = dispatch(frames[-1].bytes, caller_of(frames[-1], self._ctx))
+            except Exception:  # a bug met by one request must not stop the service
+                log.exception("dispatch failed; the request gets no answer")
+                continue
             if reply is None:
                 continue
             try:
                 self._socket.send_multipart([*frames[:-1], reply], zmq.NOBLOCK)
             except zmq.ZMQError as exc:  # client gone (ROUTER_MANDATORY) or its queue full
-                log.info("reply not delivered: %s", exc)
+                # debug: a client that never reads its replies must not flood the log either
+                log.debug("reply not delivered: %s", exc)
 
     def close(self) -> None:
         self._socket.close(linger=0)

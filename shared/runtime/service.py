@@ -115,6 +115,8 @@ class Service:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
+        except RecursionError:  # msgspec's answer to JSON nested a few thousand deep
+            return encode_error(None, "bad_request", "request is nested too deeply")
         if request.deadline is not None and request.deadline < time.time():
             log.info("skipped %s (trace %s): deadline passed", request.method, request.trace)
             return None  # the caller has given up; answering would be wasted work
@@ -140,6 +142,8 @@ class Service:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return encode_error(request.id, "bad_params", f"{method.name}: {exc}")
+        except RecursionError:
+            return encode_error(request.id, "bad_params", f"{method.name}: nested too deeply")
         try:
             with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes

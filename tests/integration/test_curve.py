@@ -146,10 +146,18 @@ class TestThePlatformWorksWithCurve:
         assert plain.returncode != 0  # without a key, no answer
 
 
+# The order that was confirmed when anyone could call orders: 3 books of $41.99 at 1 cent.
+ONE_CENT_LINE = {"product_id": 3, "name": "Example", "quantity": 3, "unit_price": 4199,
+                 "final_unit_price": 1}
+PLACE_AT_ONE_CENT = {"method": "place_order", "params": {
+    "customer": ADA, "lines": [ONE_CENT_LINE], "currency": "USD"}}
+
+
 class TestNobodyElseGetsIn:
     LIST = {"method": "list_orders", "params": {}}
 
     def test_plaintext_gets_no_reply(self, shop: Platform) -> None:
+        assert ask(shop.env["ORDERS_ENDPOINT"], PLACE_AT_ONE_CENT) is None
         assert ask(shop.env["ORDERS_ENDPOINT"], self.LIST) is None
 
     def test_a_random_key_gets_no_reply(self, shop: Platform, keys: Path) -> None:
@@ -163,11 +171,7 @@ class TestNobodyElseGetsIn:
             self, shop: Platform, keys: Path) -> None:
         reader = key_of(keys, "recommendation")  # admitted, not on place_order's list
         server = Keyring.load(keys, "cli").server_key("orders")
-        line = {"product_id": 3, "name": "Example", "quantity": 3, "unit_price": 4199,
-                "final_unit_price": 1}
-        place = {"method": "place_order", "params": {
-            "customer": ADA, "lines": [line], "currency": "USD"}}
-        refused = ask(shop.env["ORDERS_ENDPOINT"], place, reader, server)
+        refused = ask(shop.env["ORDERS_ENDPOINT"], PLACE_AT_ONE_CENT, reader, server)
         assert refused is not None and refused["error"]["code"] == "forbidden", refused
         assert "gateway, cli" in refused["error"]["message"]
         assert ask(shop.env["ORDERS_ENDPOINT"], self.LIST, reader, server)["ok"]  # type: ignore[index]
