@@ -201,6 +201,7 @@ class GatewayConfig:
             endpoints={name: endpoint_for(name, env) for name in DEFAULT_PORTS},
             events_endpoints={name: events_endpoint_for(name, env) for name in EVENT_PORTS},
             max_event_streams=int_setting(env, "GATEWAY_MAX_EVENT_STREAMS", 4, 1, 64),
+            max_body_bytes=int_setting(env, "GATEWAY_MAX_BODY_BYTES", 64 * 1024, 1024, 1 << 24),
             rate_limit=_rate_limit_on(env),
             api_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_API", "300/3 seconds"),
             orders_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_ORDERS", "20/4 seconds"),
