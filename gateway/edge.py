@@ -58,7 +58,7 @@ def init_app(app: Flask, config: GatewayConfig) -> None:
 
     @app.before_request
     def _guard() -> None:
-        # Refused on its Content-Length alone: the body is never read.
+        # Refused on its Content-Length alone: the application never reads the body.
         if request.content_length is not None and request.content_length > max_body:
             raise ApiError(413, "payload_too_large",
                            f"the body is {request.content_length} bytes; at most {max_body}")

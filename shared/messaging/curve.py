@@ -56,7 +56,11 @@ class Keyring:
             raise CurveError(f"{name} has no readable secret key {secret_file}: {exc}") from None
         if secret is None:
             raise CurveError(f"{secret_file} holds no secret-key")
-        return cls(folder, name, public, secret, _publics(folder))
+        try:
+            publics = _publics(folder)
+        except (OSError, ValueError) as exc:
+            raise CurveError(f"a public key in {folder} cannot be read: {exc}") from None
+        return cls(folder, name, public, secret, publics)
 
     def server_key(self, server: str) -> bytes:
         """The public key a client needs to connect to `server`."""
