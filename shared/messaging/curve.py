@@ -90,6 +90,19 @@ class Authenticator(ThreadAuthenticator):
         self.configure_curve(domain=ZAP_DOMAIN, location=str(self._folder))
         super().start()
 
+    def reload(self) -> None:
+        """Read the folder again (a service does on SIGHUP): a removed key is refused from
+        its next connection on, an added one admitted. An unreadable folder keeps the old."""
+        try:
+            publics = _publics(self._folder)
+        except (OSError, ValueError) as exc:
+            log.error("kept the CURVE keys loaded before: %s cannot be read: %s",
+                      self._folder, exc)
+            return
+        self._names = {public: name for name, public in publics.items()}
+        self.configure_curve(domain=ZAP_DOMAIN, location=str(self._folder))
+        log.info("reloaded %d CURVE public keys from %s", len(publics), self._folder)
+
     def curve_user_id(self, client_public_key: bytes) -> str:
         z85 = zmq.utils.z85.encode(client_public_key)
         return self._names.get(z85, z85.decode())

@@ -83,7 +83,9 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     closers: list[Callable[[], None]] = []
     try:
         if keys is not None:
-            closers.append(start_authenticator(ctx).stop)  # before any server binds
+            authenticator = start_authenticator(ctx)  # before any server binds
+            closers.append(authenticator.stop)
+            signal.signal(signal.SIGHUP, lambda *_: authenticator.reload())
         try:
             server = RpcServer(ctx, config.bind)
             closers.append(server.close)

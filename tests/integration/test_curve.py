@@ -189,7 +189,7 @@ class TestNobodyElseGetsIn:
             ctx.term()
 
 
-def test_a_key_removed_from_the_folder_is_refused_after_a_restart(tmp_path: Path) -> None:
+def test_a_key_removed_from_the_folder_is_refused_after_a_reload(tmp_path: Path) -> None:
     folder = generate(tmp_path / "keys")
     pricing = Platform(tmp_path / "data", services=["pricing"], gateway=False,
                        ZEROSHOP_CURVE_KEYS=str(folder))
@@ -201,10 +201,14 @@ def test_a_key_removed_from_the_folder_is_refused_after_a_restart(tmp_path: Path
         removed = key_of(folder, "cli")
         (folder / "cli.key").unlink()
         (folder / "cli.key_secret").unlink()
-        pricing.stop("pricing", signal.SIGTERM)
-        pricing.start("pricing")  # the documented way: restart with the new folder
-        assert ask(endpoint, ask_price, removed, server) is None
+        assert ask(endpoint, ask_price, removed, server)  # loaded at start: still admitted
+        pricing.signal("pricing", signal.SIGHUP)  # the documented reload
+        wait_for(lambda: ask(endpoint, ask_price, removed, server) is None, timeout=15,
+                 what="the removed key to be refused")
         assert ask(endpoint, ask_price, key_of(folder, "gateway"), server)
+        pricing.stop("pricing", signal.SIGTERM)
+        pricing.start("pricing")  # and a restart reads the folder as it is now
+        assert ask(endpoint, ask_price, removed, server) is None
     finally:
         pricing.close()
 
