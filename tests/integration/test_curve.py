@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from shared.messaging import (
     start_authenticator,
 )
 
-from ..support import Platform, wait_for
+from ..support import Platform, base_env, wait_for
+from .test_cli import RunningUp
 
 ADA = {"name": "Ada Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000"}
 REFUSED_WAIT_MS = 1500  # a refused client hears nothing; this long is "nothing"
@@ -151,6 +153,21 @@ ONE_CENT_LINE = {"product_id": 3, "name": "Example", "quantity": 3, "unit_price"
                  "final_unit_price": 1}
 PLACE_AT_ONE_CENT = {"method": "place_order", "params": {
     "customer": ADA, "lines": [ONE_CENT_LINE], "currency": "USD"}}
+
+
+def test_zeroshop_up_runs_everything_with_curve_and_says_so(tmp_path: Path, keys: Path) -> None:
+    up = RunningUp(base_env(tmp_path, ZEROSHOP_CURVE_KEYS=str(keys)))
+    try:
+        output = up.read_until("ZeroShop is up")
+        assert f"security: CURVE on every socket, only the keys in {keys} admitted" in output
+        url = up.table()["gateway"][0]
+        with urllib.request.urlopen(f"{url}/api/products/1", timeout=5) as resp:
+            assert json.loads(resp.read())["degraded"] == []
+        status = up.status()
+        assert status.returncode == 0, status.stdout + status.stderr  # the CLI's key
+    finally:
+        up.process.send_signal(signal.SIGTERM)
+        up.process.wait(timeout=30)
 
 
 class TestNobodyElseGetsIn:
