@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import zmq
 
-from .curve import caller_of
+from .curve import CurveError, caller_of
 from .sockets import Context, server_socket
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,11 @@ class RpcServer:
         """Answer requests until `should_stop()`; the request in hand is always finished."""
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
+        authenticator = getattr(self._ctx, "authenticator", None)  # with CURVE on
         while not should_stop():
+            if authenticator is not None and not authenticator.is_alive():
+                # Without its ZAP handler a CURVE server would admit any key from now on.
+                raise CurveError("the ZAP authenticator stopped: refusing to serve without it")
             if not poller.poll(poll_ms):
                 continue
             frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)

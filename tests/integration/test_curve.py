@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,6 +240,31 @@ class TestServersRefuseToRunOpen:
             with pytest.raises(CurveError, match="no ZAP authenticator"):
                 Publisher(ctx, "tcp://127.0.0.1:*")
         finally:
+            ctx.term()
+
+    def test_a_server_whose_authenticator_stops_stops_serving(self, keys: Path) -> None:
+        ctx = new_context(Keyring.load(keys, "pricing"))
+        authenticator = start_authenticator(ctx)
+        server = RpcServer(ctx, "tcp://127.0.0.1:*")
+        failure: list[BaseException] = []
+        stop = threading.Event()
+
+        def serve() -> None:
+            try:
+                server.serve(lambda body, caller: None, stop.is_set, poll_ms=20)
+            except CurveError as exc:
+                failure.append(exc)
+        thread = threading.Thread(target=serve)
+        thread.start()
+        try:
+            authenticator.stop()
+            thread.join(timeout=5)
+            assert failure, "it went on serving without ZAP"
+            assert "ZAP authenticator stopped" in str(failure[0])
+        finally:
+            stop.set()
+            thread.join()
+            server.close()
             ctx.term()
 
     def test_a_refused_peer_is_logged_once(self, keys: Path,
