@@ -5,8 +5,20 @@ from __future__ import annotations
 from flask import Flask
 
 from shared.config import GatewayConfig
+from shared.messaging import Keyring
 
-from . import events, health, metrics, openapi, orders, products, request_ids, spans, storefront
+from . import (
+    edge,
+    events,
+    health,
+    metrics,
+    openapi,
+    orders,
+    products,
+    request_ids,
+    spans,
+    storefront,
+)
 from .clients import ServiceClients
 from .errors import register_error_handlers
 
@@ -17,8 +29,10 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     app.config["ZEROSHOP"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    ServiceClients(config.endpoints, metrics.observe_call).init_app(app)
+    keys = Keyring.load(config.curve_keys, "gateway") if config.curve_keys else None
+    ServiceClients(config.endpoints, metrics.observe_call, keys).init_app(app)
     register_error_handlers(app)
+    edge.init_app(app, config)
     request_ids.init_app(app)
     metrics.init_app(app)
     spans.init_app(app)

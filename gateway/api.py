@@ -31,15 +31,16 @@ class RouteDoc:
     body: type | None = None
     errors: tuple[int, ...] = ()
     stream: str | None = None  # media type of a streamed response
+    statuses: tuple[int, ...] = (200,)  # the success statuses, each with `response`
 
 
 def documented(summary: str, response: type, *, query: type | None = None,
                path: type | None = None, body: type | None = None,
-               errors: tuple[int, ...] = (), stream: str | None = None
-               ) -> Callable[[View], View]:
+               errors: tuple[int, ...] = (), stream: str | None = None,
+               statuses: tuple[int, ...] = (200,)) -> Callable[[View], View]:
     def mark(view: View) -> View:
         view.route_doc = RouteDoc(  # type: ignore[attr-defined]
-            summary, response, query, path, body, errors, stream)
+            summary, response, query, path, body, errors, stream, statuses)
         return view
     return mark
 
@@ -52,16 +53,27 @@ def parse(kind: str, values: Mapping[str, Any], schema: type[T]) -> T:
         raise ApiError(400, "bad_request", f"invalid {kind} parameter: {_readable(exc)}") from None
 
 
+# JSON Schema's `integer` admits 83.0, so the API does too: a whole float becomes an int.
+_whole_floats = msgspec.json.Decoder(float_hook=lambda s: int(f) if (f := float(s)).is_integer()
+                                     else f)
+
+
 def parse_body(schema: type[T]) -> T:
     """Decode the JSON body into `schema`: 400 if it is not JSON, 422 if it breaks the schema."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    raw = request.get_data()
     try:
-        return msgspec.json.decode(request.get_data(), type=schema)
+        try:
+            return msgspec.json.decode(raw, type=schema)
+        except msgspec.ValidationError:
+            return msgspec.convert(_whole_floats.decode(raw), schema)  # the slow path
     except msgspec.ValidationError as exc:
         raise ApiError(422, "validation_error", f"invalid body: {_readable(exc)}") from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "bad_request", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "bad_request", "the body is nested too deeply") from None
 
 
 def _readable(exc: msgspec.ValidationError) -> str:

@@ -12,15 +12,17 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from shared.messaging import Observer, ReplicaHealth, RpcClient, new_context
+from shared.messaging import Keyring, Observer, ReplicaHealth, RpcClient, new_context
 
 
 class ServiceClients:
     """Flask extension: `clients.get()` returns this thread's client (created on first use)."""
 
-    def __init__(self, endpoints: Mapping[str, str], observe: Observer | None = None) -> None:
+    def __init__(self, endpoints: Mapping[str, str], observe: Observer | None = None,
+                 keys: Keyring | None = None) -> None:
         self._endpoints = dict(endpoints)
         self._observe = observe  # told of every call's outcome and latency (metrics)
+        self.keys = keys  # CURVE: the gateway's keypair and the services' public keys
         self._local = threading.local()
         self._ctx: Any = None
         self._lock = threading.Lock()
@@ -35,7 +37,7 @@ class ServiceClients:
         if client is None:
             with self._lock:  # the context is made lazily, after any fork
                 if self._ctx is None:
-                    self._ctx = new_context()
+                    self._ctx = new_context(self.keys)
                 client = RpcClient(self._ctx, self._endpoints, self.health,
                                    observe=self._observe)
                 self._all.append(client)

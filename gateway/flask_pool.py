@@ -39,7 +39,7 @@ async def read_body(scope: Scope, receive: Receive, send: Send, limit: int) -> b
     too_big = f"the body may be at most {limit} bytes"
     declared = dict(scope["headers"]).get(b"content-length", b"0")
     if declared.isdigit() and int(declared) > limit:
-        await send_error(send, 413, "request_entity_too_large", too_big,
+        await send_error(send, 413, "payload_too_large", too_big,
                          [(b"connection", b"close")])
         return None
     chunks: list[bytes] = []
@@ -51,7 +51,7 @@ async def read_body(scope: Scope, receive: Receive, send: Send, limit: int) -> b
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
         if size > limit:
-            await send_error(send, 413, "request_entity_too_large", too_big,
+            await send_error(send, 413, "payload_too_large", too_big,
                              [(b"connection", b"close")])
             return None
         if not message.get("more_body", False):

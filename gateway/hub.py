@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.contracts.bus import Envelope, EventBatch, FetchEvents
 from shared.events.follow import Follower, Source
-from shared.messaging import Call, RpcClient, new_context
+from shared.messaging import Call, Keyring, RpcClient, new_context
 
 from .events import HISTORY_KEPT, sse
 
@@ -55,9 +55,11 @@ class Subscription:
 class EventHub:
     """One follower for every stream: events cross from its thread to the event loop."""
 
-    def __init__(self, sources: Mapping[str, Source], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, sources: Mapping[str, Source], loop: asyncio.AbstractEventLoop,
+                 keys: Keyring | None = None) -> None:
         self._sources = dict(sources)
         self._loop = loop
+        self._keys = keys  # CURVE: the gateway's keypair and the publishers' public keys
         self._recent: dict[str, deque[tuple[str, str]]] = {
             p: deque(maxlen=HISTORY_KEPT) for p in sources}  # (occurred_at, text)
         self.streams: set[Subscription] = set()
@@ -101,7 +103,7 @@ class EventHub:
                 done.set_result(None)
 
     def _run(self) -> None:
-        ctx = new_context()
+        ctx = new_context(self._keys)
         offsets: dict[str, int] = {}
         follower: Follower | None = None
         batch: list[tuple[str, str, str]] = []

@@ -13,9 +13,13 @@ from .schemas import ErrorResponse
 
 bp = Blueprint("openapi", __name__)
 _REF = "#/components/schemas/{name}"
+_SUCCESS_TEXT = {200: "OK", 201: "Created"}
 _STATUS_TEXT = {400: "Bad parameters", 404: "Not found", 409: "Conflict",
-                415: "Body is not JSON", 422: "Body breaks the schema",
+                413: "Body larger than the limit (not read)", 415: "Body is not JSON",
+                422: "Body breaks the schema", 429: "Too many requests: retry after Retry-After",
                 503: "A required service is down"}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                "schema": {"type": "integer", "minimum": 0}}}
 
 
 def _parameters(schema_type: type, where: str, components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,6 +28,15 @@ def _parameters(schema_type: type, where: str, components: dict[str, Any]) -> li
     required = set(struct.get("required", []))
     return [{"name": name, "in": where, "required": where == "path" or name in required,
              "schema": schema} for name, schema in struct["properties"].items()]
+
+
+def _event(data: dict[str, Any]) -> dict[str, Any]:
+    """One Server-Sent Event (OpenAPI 3.1 describes each event of a stream): its `data` is a
+    JSON document of the `data` schema."""
+    return {"type": "object", "required": ["data"], "properties": {
+        "id": {"type": "string"}, "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": data}}}
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
@@ -47,11 +60,18 @@ def build_spec(app: Flask) -> dict[str, Any]:
         if doc.query is not None:
             params += _parameters(doc.query, "query", components)
         media = doc.stream or "application/json"
-        responses: dict[str, Any] = {"200": {"description": "OK", "content": {
-            media: {"schema": ref_of[doc.response]}}}}
-        for status in doc.errors:
+        body_schema = _event(ref_of[doc.response]) if doc.stream else ref_of[doc.response]
+        responses: dict[str, Any] = {
+            str(status): {"description": _SUCCESS_TEXT.get(status, "OK"), "content": {
+                media: {"schema": body_schema}}} for status in doc.statuses}
+        errors = set(doc.errors)
+        if path.startswith("/api/"):
+            errors.add(429)  # the rate limits (gateway/edge.py)
+        for status in sorted(errors):
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": {
                 "application/json": {"schema": ref_of[ErrorResponse]}}}
+            if status == 429:
+                responses[str(status)]["headers"] = _RETRY_AFTER
         operation: dict[str, Any] = {
             "summary": doc.summary, "operationId": operation_id, "parameters": params,
             "responses": responses}

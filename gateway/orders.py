@@ -40,11 +40,7 @@ bp = Blueprint("orders", __name__, url_prefix="/api")
 
 
 def _price_lines(body: CreateOrder) -> tuple[list[OrderLine], str]:
-    ids = [item.product_id for item in body.items]
-    for index, item in enumerate(body.items):
-        if ids.index(item.product_id) != index:
-            raise ApiError(422, "validation_error", f"items[{index}].product_id {item.product_id}"
-                           f" appears twice; put the whole quantity on one line")
+    ids = list(dict.fromkeys(item.product_id for item in body.items))  # a product may recur
     deadline = page_deadline_ms()
     products, prices, discounts = rpc().gather([
         Call("product", "get_many", GetProducts(ids=ids), ProductList),
@@ -58,7 +54,7 @@ def _price_lines(body: CreateOrder) -> tuple[list[OrderLine], str]:
     lines = []
     for index, item in enumerate(body.items):
         if item.product_id not in name_of or item.product_id not in price_of:
-            raise ApiError(422, "validation_error",
+            raise ApiError(404, "not_found",
                            f"items[{index}].product_id {item.product_id} does not exist")
         price, promotion = price_of[item.product_id], promo_of.get(item.product_id)
         lines.append(OrderLine(product_id=item.product_id, name=name_of[item.product_id],
@@ -74,14 +70,15 @@ def _price_lines(body: CreateOrder) -> tuple[list[OrderLine], str]:
 @bp.post("/orders")
 @documented("Place an order: 201 with the pending order; stock, email and SMS follow "
             "asynchronously. Send an Idempotency-Key header to retry safely.",
-            OrderCreated, body=CreateOrder, errors=(400, 409, 422, 503))
+            OrderCreated, body=CreateOrder, errors=(400, 404, 409, 413, 415, 422, 503),
+            statuses=(201, 200))
 def place_order() -> Response:
     body = parse_body(CreateOrder)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 100:
         raise ApiError(400, "bad_request", "Idempotency-Key must be 1 to 100 characters")
     lines, currency = _price_lines(body)
-    command = PlaceOrder(customer=body.customer, lines=lines, currency=currency,
+    command = PlaceOrder(customer=body.customer.customer(), lines=lines, currency=currency,
                          idempotency_key=key)
     deadline = int(current_app.config["ZEROSHOP"].order_deadline_ms)
     try:

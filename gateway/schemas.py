@@ -89,10 +89,30 @@ class OrderItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
+# A character of an address: what the contract's `[^@\s]` admits, written so that Python and
+# JSON Schema (ECMA-262) agree: Python's `\s` also counts \x1c-\x1f and \x85, ECMA's \ufeff.
+_ADDRESS = r"[^@\s\x00-\x20\x7f\x85\ufeff]+"
+# (?!\n): Python's `$` also matches before a final newline, ECMA's does not.
+EmailAddress = Annotated[str, msgspec.Meta(
+    pattern=f"^{_ADDRESS}@{_ADDRESS}\\.{_ADDRESS}(?!\\n)$", max_length=200)]
+PhoneNumber = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()-]{6,20}(?!\n)$")]
+
+
+class OrderCustomer(msgspec.Struct, frozen=True):
+    """Who orders: the contract's Customer, its patterns as strict in the API as on the wire."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    email: EmailAddress
+    phone: PhoneNumber
+
+    def customer(self) -> Customer:
+        return Customer(name=self.name, email=self.email, phone=self.phone)
+
+
 class CreateOrder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """POST /api/orders body."""
 
-    customer: Customer
+    customer: OrderCustomer
     items: Annotated[list[OrderItem], msgspec.Meta(min_length=1, max_length=50)]
     promo_code: PromoCode | None = None
 

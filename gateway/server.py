@@ -43,6 +43,7 @@ class Edge:
         self.config = config
         self.flask = FlaskPool(app, config.threads)
         self._hub: EventHub | None = None  # started with the first stream
+        self._keys = app.extensions["zeroshop.clients"].keys  # CURVE, when on
         app.extensions["zeroshop.open_streams"] = self.open_streams
         STREAMS_OPEN.set_function(self.open_streams)  # read when /metrics is scraped
 
@@ -64,7 +65,7 @@ class Edge:
         if self._hub is None:
             sources = {p: Source(self.config.endpoints[p], self.config.events_endpoints[p])
                        for p in self.config.events_endpoints}
-            self._hub = EventHub(sources, asyncio.get_running_loop())
+            self._hub = EventHub(sources, asyncio.get_running_loop(), self._keys)
         return self._hub
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -158,7 +159,9 @@ def build_server(app: Flask, config: GatewayConfig, sock: socket.socket) -> Gate
         edge, http=guarded_protocol(ConnectionLimits.of(config)), loop="uvloop",
         lifespan="off", interface="asgi3", access_log=False, log_config=None,
         timeout_keep_alive=config.idle_timeout_s, timeout_graceful_shutdown=5,
-        backlog=4096, server_header=False)
+        backlog=4096, server_header=False,
+        # X-Forwarded-For is gateway/edge.py's to trust (GATEWAY_TRUSTED_PROXIES), not ours.
+        proxy_headers=False)
     return GatewayServer(settings, edge, sock)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from limits import parse
 from sqlalchemy import make_url
 
 # Default RPC ports, one per service (README lists them).
@@ -87,6 +88,12 @@ def events_endpoint_for(service: str, environ: Mapping[str, str]) -> str:
     return environ.get(key) or f"tcp://127.0.0.1:{EVENT_PORTS[service]}"
 
 
+def curve_keys(environ: Mapping[str, str]) -> Path | None:
+    """The CURVE key folder (`ZEROSHOP_CURVE_KEYS`), or None: plain ZeroMQ, loopback only."""
+    folder = environ.get("ZEROSHOP_CURVE_KEYS")
+    return Path(folder) if folder else None
+
+
 def _flag(environ: Mapping[str, str], key: str) -> bool:
     return environ.get(key, "").lower() in ("1", "true", "yes")
 
@@ -131,6 +138,7 @@ class ServiceConfig:
     metrics_host: str = "127.0.0.1"  # where that port listens (0.0.0.0 in containers)
     settings: Mapping[str, str] = field(default_factory=dict)  # the service's own variables
     data_dir: Path = Path("var")
+    curve_keys: Path | None = None  # CURVE on every socket, keys from this folder
 
     @classmethod
     def from_env(cls, name: str, environ: Mapping[str, str] | None = None) -> ServiceConfig:
@@ -161,6 +169,7 @@ class ServiceConfig:
             metrics_host=env.get("ZEROSHOP_METRICS_HOST") or "127.0.0.1",
             settings={k: v for k, v in env.items() if k.startswith(prefix + "_")},
             data_dir=data_dir(env),
+            curve_keys=curve_keys(env),
         )
 
 
@@ -183,6 +192,12 @@ class GatewayConfig:
     request_timeout_s: int = 10  # a request's head and body must arrive within this
     idle_timeout_s: int = 15  # a keep-alive connection with no request in flight is closed
     log_level: str = "INFO"
+    # Per client, in the `limits` package's notation (gateway/edge.py); off for benchmarks.
+    rate_limit: bool = True
+    api_rate_limit: str = "300/3 seconds"  # a burst of 300, about 100 a second after it
+    orders_rate_limit: str = "20/4 seconds"  # a burst of 20, about 5 a second after it
+    trusted_proxies: int = 0  # proxies of ours in front: X-Forwarded-For hops to trust
+    curve_keys: Path | None = None  # CURVE to the services, with the key named "gateway"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GatewayConfig:
@@ -202,4 +217,28 @@ class GatewayConfig:
             request_timeout_s=int_setting(env, "GATEWAY_REQUEST_TIMEOUT_S", 10, 1, 3600),
             idle_timeout_s=int_setting(env, "GATEWAY_IDLE_TIMEOUT_S", 15, 1, 3600),
             log_level=env.get("ZEROSHOP_LOG_LEVEL", "INFO"),
+            max_body_bytes=int_setting(env, "GATEWAY_MAX_BODY_BYTES", 64 * 1024, 1024, 1 << 24),
+            rate_limit=_rate_limit_on(env),
+            api_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_API", "300/3 seconds"),
+            orders_rate_limit=_rate(env, "GATEWAY_RATE_LIMIT_ORDERS", "20/4 seconds"),
+            trusted_proxies=int_setting(env, "GATEWAY_TRUSTED_PROXIES", 0, 0, 10),
+            curve_keys=curve_keys(env),
         )
+
+
+def _rate_limit_on(env: Mapping[str, str]) -> bool:
+    value = env.get("ZEROSHOP_RATE_LIMIT", "on").lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"ZEROSHOP_RATE_LIMIT must be on or off, got {value!r}")
+    return value == "on"
+
+
+def _rate(env: Mapping[str, str], key: str, default: str) -> str:
+    """A rate such as `20/4 seconds` or `100 per second` (the `limits` package's notation)."""
+    value = env.get(key) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a rate such as '20/4 seconds', got {value!r}"
+                          ) from None
+    return value

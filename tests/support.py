@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shared.config import ALL_SERVICES, DEFAULT_PORTS, free_port, loopback_env
 from shared.db import make_engine
 from shared.events.models import EventsBase
-from shared.messaging import Call, RpcClient, RpcError, new_context
+from shared.messaging import Call, Keyring, RpcClient, RpcError, new_context
 from shared.supervisor import ProcessGroup
 
 T = TypeVar("T")
@@ -49,9 +49,12 @@ def memory_sessions() -> Iterator[Callable[[str], Session]]:
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """An environment where every service has free loopback ports and uses `data_dir`."""
+    """An environment where every service has free loopback ports and uses `data_dir`, and
+    the gateway has no rate limits (pass ZEROSHOP_RATE_LIMIT="on" to test them)."""
     env = loopback_env(os.environ, data_dir)
     env.update(GATEWAY_PORT="0", ZEROSHOP_LOG_LEVEL="WARNING", ZEROSHOP_HEARTBEAT_MS="200")
+    # Tests and benchmarks flood the gateway on purpose; tests of the limits turn them on.
+    env.update(ZEROSHOP_RATE_LIMIT="off")
     env.update(extra)
     return env
 
@@ -116,7 +119,8 @@ class Platform:
              timeout_ms: int = 5000) -> Any:
         """Call a service over its real socket; returns the decoded result (raises RpcError)."""
         if self._client is None:
-            self._ctx = new_context()
+            folder = self.env.get("ZEROSHOP_CURVE_KEYS")  # CURVE on: call with the CLI's key
+            self._ctx = new_context(Keyring.load(Path(folder), "cli") if folder else None)
             self._client = RpcClient(self._ctx, self.env_endpoints())
         # A restarted service takes a moment to be reconnected (zmq backs off up to 1 s).
         end = time.monotonic() + timeout_ms / 1000

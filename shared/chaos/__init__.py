@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.config import ALL_SERVICES
-from shared.messaging import RpcError
+from shared.messaging import Keyring, RpcError
 from shared.running import RunningPlatform
 
 from .faults import Fault, Monkey
@@ -55,9 +55,9 @@ class NotRunning(RuntimeError):
 
 
 def run_chaos(read_platform: Callable[[], RunningPlatform | None], options: ChaosOptions,
-              say: Callable[[str], None]) -> Report:
+              say: Callable[[str], None], keys: Keyring | None = None) -> Report:
     platform = _wait_until_ready(read_platform, 30.0)
-    inspector = Inspector(platform.endpoints())
+    inspector = Inspector(platform.endpoints(), keys)
     rng = random.Random(options.seed)
     monkey = Monkey(read_platform, options.victims, options.interval_s, options.stop_share,
                     options.stop_s, rng)

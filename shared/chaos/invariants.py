@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.catalog_seed import PRODUCT_COUNT
 from shared.contracts import SERVICES
-from shared.messaging import Call, RpcClient, RpcError, new_context
+from shared.messaging import Call, Keyring, RpcClient, RpcError, new_context
 from shared.restarts import READY
 from shared.running import RunningPlatform
 
@@ -46,8 +46,8 @@ class RunOrder:
 class Inspector:
     """Reads the platform's state; every call is retried while its service restarts."""
 
-    def __init__(self, endpoints: dict[str, str]) -> None:
-        self._ctx = new_context()
+    def __init__(self, endpoints: dict[str, str], keys: Keyring | None = None) -> None:
+        self._ctx = new_context(keys)  # with CURVE on, the CLI's keys
         self._client = RpcClient(self._ctx, endpoints)
 
     def close(self) -> None:

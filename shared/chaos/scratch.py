@@ -63,6 +63,7 @@ def scratch_platform(environ: dict[str, str], postgres_url: str | None = None,
             for attempt in range(1, tries + 1):
                 env = {**loopback_env(environ, data), **urls}
                 env.setdefault("ZEROSHOP_LOG_LEVEL", "WARNING")
+                env.setdefault("ZEROSHOP_RATE_LIMIT", "off")  # its load would meet them
                 up = _start(env, data)
                 try:
                     _wait_ready(up, data, start_within_s)

@@ -11,4 +11,4 @@ def main() -> None:
     """ZeroShop: an e-commerce platform on ZeroMQ, Flask and SQLAlchemy."""
 
 
-from . import bus, chaos, platform, trace  # noqa: E402,F401 - registers the commands on `main`
+from . import bus, chaos, keys, platform, trace  # noqa: E402,F401 - registers the commands on `main`

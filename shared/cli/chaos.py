@@ -18,7 +18,7 @@ from shared.chaos.scratch import ScratchStartError, scratch_platform
 from shared.config import ALL_SERVICES, data_dir
 
 from . import main
-from .common import table
+from .common import cli_keys, table
 
 VICTIMS = (*ALL_SERVICES, "gateway")
 
@@ -71,7 +71,7 @@ def chaos(duration: float, interval: float, stop_share: float, browsers: int, bu
                 raise click.ClickException(str(exc)) from None
         try:
             report = run_chaos(lambda: running.read(folder), options,
-                               lambda line: click.echo(line, err=True))
+                               lambda line: click.echo(line, err=True), cli_keys())
         except NotRunning as exc:
             raise click.ClickException(str(exc)) from None
     _print(report, as_json, folder)

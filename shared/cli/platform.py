@@ -15,7 +15,14 @@ import click
 import msgspec
 
 from shared import running
-from shared.config import ALL_SERVICES, DEFAULT_PORTS, GatewayConfig, data_dir, endpoint_for
+from shared.config import (
+    ALL_SERVICES,
+    DEFAULT_PORTS,
+    GatewayConfig,
+    curve_keys,
+    data_dir,
+    endpoint_for,
+)
 from shared.contracts import SERVICES, Health, NoParams
 from shared.messaging import Call
 from shared.restarts import (
@@ -80,6 +87,7 @@ def up(services: str) -> None:
                             f"services.{child.name}", again)
         _save(restarter, folder)
         table([(c.name, c.endpoint, f"ready (pid {c.process.pid})") for c in started])
+        click.echo(_security_line(env))
         click.echo(f"\nZeroShop is up: {group.children['gateway'].endpoint}   "
                    f"(try: curl {group.children['gateway'].endpoint}/api/products/1)")
         click.echo(f"The storefront: open {group.children['gateway'].endpoint}/ in a browser")
@@ -94,6 +102,14 @@ def up(services: str) -> None:
         group.stop_all()
         running.remove(folder)
         click.echo("stopped.", err=True)
+
+
+def _security_line(env: dict[str, str]) -> str:
+    folder = curve_keys(env)
+    if folder is None:
+        return ("security: plain ZeroMQ, no CURVE (ZEROSHOP_CURVE_KEYS unset): fine on loopback, "
+                "never across machines (docs/SECURITY.md)")
+    return f"security: CURVE on every socket, only the keys in {folder} admitted"
 
 
 def _restart_env(env: dict[str, str], started: list[Child]) -> dict[str, str]:

@@ -21,6 +21,8 @@ from shared.contracts.bus import (
 )
 from shared.messaging import Call, RpcClient, new_context
 
+from .common import cli_keys
+
 
 class ServiceProbe(msgspec.Struct):
     service: str
@@ -49,7 +51,7 @@ def probe(endpoints: Mapping[str, str], timeout_ms: int) -> list[ServiceProbe]:
         if method == "health":
             took[service] = seconds * 1000
 
-    ctx = new_context()
+    ctx = new_context(cli_keys())
     client = RpcClient(ctx, endpoints, observe=timed)
     try:
         health = client.gather([Call(n, "health", NoParams(), Health) for n in names],

@@ -54,3 +54,6 @@ class Method:
     # A pure read of data only its service writes: the runtime may answer it from memory
     # until the service next commits a write, and reads it without the write lock.
     query: bool = False
+    # Who may call it (CURVE key names) when CURVE is on; None: any admitted key. Methods that
+    # change state or replay history name their callers; reads stay open to the platform.
+    callers: tuple[str, ...] | None = None

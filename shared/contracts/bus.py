@@ -110,7 +110,7 @@ PUBLISHER_METHODS = (
            FetchEvents(after=0, limit=10)),
     Method("republish", Republish, Republished,
            "Send every event after `after` on PUB again (consumers skip what they applied).",
-           Republish(after=0)),
+           Republish(after=0), callers=("cli",)),
 )
 CONSUMER_METHODS = (
     Method("offsets", NoArgs, OffsetList, "The last applied sequence per publisher.", NoArgs()),
@@ -118,5 +118,5 @@ CONSUMER_METHODS = (
            "Events whose handler kept failing, with the error.", ListDeadLetters()),
     Method("replay_dead_letter", ReplayDeadLetter, ReplayResult,
            "Run a dead letter's handler again; marks it replayed on success.",
-           ReplayDeadLetter(id=1), ("not_found",)),
+           ReplayDeadLetter(id=1), ("not_found",), callers=("cli",)),
 )

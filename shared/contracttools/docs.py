@@ -28,6 +28,10 @@ def render(doc: Schema) -> str:
         f"Every method may also answer the common errors: "
         f"{', '.join(f'`{e}`' for e in doc['common_errors'])}.",
         "",
+        "With CURVE on (`ZEROSHOP_CURVE_KEYS`), a method that names its callers answers "
+        "only to those keys (others get `forbidden`); every other method answers any key "
+        "the services admit. See docs/SECURITY.md.",
+        "",
         "## Services",
     ]
     for name, service in doc["services"].items():
@@ -35,14 +39,15 @@ def render(doc: Schema) -> str:
         roles = "; ".join(f"{key} {_list(service[key])}" for key in ("publishes", "consumes")
                           if service[key])
         out += [f"{roles[:1].upper()}{roles[1:]}.", ""] if roles else []
-        out += ["| method | params | result | errors | read by |", "|---|---|---|---|---|"]
+        out += ["| method | params | result | errors | callers (CURVE keys) | read by |",
+                "|---|---|---|---|---|---|"]
         for method, spec in service["methods"].items():
             key = f"{name}.{method}"
             readers = _readers({c: d["rpc"][key] for c, d in consumers.items()
                                 if key in d["rpc"]})
             out.append(f"| `{method}`: {spec['summary']} | {_inline(doc, spec['params'])} | "
                        f"{_type_link(doc, spec['result'])} | {_list(spec['errors']) or '-'} | "
-                       f"{'<br>'.join(readers) or '-'} |")
+                       f"{_callers(spec.get('callers'))} | {'<br>'.join(readers) or '-'} |")
     out += ["", "## Events", "", "### The event envelope", "",
             f"Every event travels in one envelope, {_type_link(doc, doc['envelope'])}, on PUB "
             f"and in `fetch_events` answers; `GET /api/events` and `./zeroshop events --json` "
@@ -136,3 +141,7 @@ def _list(items: Any) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _callers(callers: list[str] | None) -> str:
+    return "any admitted key" if callers is None else _list(callers)

@@ -42,7 +42,8 @@ def export(consumers: list[Expects] | None = None) -> dict[str, Any]:
             "publishes": list(c.publishes),
             "consumes": list(c.consumes),
             "methods": {m.name: {"summary": m.summary, "params": ref[m.params],
-                                 "result": ref[m.result], "errors": list(m.errors)}
+                                 "result": ref[m.result], "errors": list(m.errors),
+                                 "callers": None if m.callers is None else list(m.callers)}
                         for m in c.methods.values()},
         } for name, c in SERVICES.items()},
         "envelope": ref[Envelope],

@@ -5,6 +5,7 @@ Services and the gateway use this small API and never touch frames.
 
 from .client import Call, Observer, Outcome, RpcClient, RpcError
 from .codec import Reply, Request, decode_request, encode_error, encode_result
+from .curve import CurveError, Keyring, start_authenticator
 from .pubsub import Publisher, Subscribers
 from .replicas import BadEndpoint, ReplicaHealth
 from .server import BindError, RpcServer
@@ -15,6 +16,8 @@ __all__ = [
     "BindError",
     "Call",
     "Context",
+    "CurveError",
+    "Keyring",
     "Observer",
     "Outcome",
     "Publisher",
@@ -29,4 +32,5 @@ __all__ = [
     "encode_error",
     "encode_result",
     "new_context",
+    "start_authenticator",
 ]

@@ -91,6 +91,7 @@ class RpcClient:
         self.health = health or ReplicaHealth()
         self._replicas: dict[str, Replicas] = {}
         self._known: dict[str, list[str]] = {}  # each service's replicas as last looked up
+        self._service_of: dict[str, str] = {}  # replica address -> its service
         self._sockets: dict[str, zmq.Socket[bytes]] = {}  # by replica address
         self._connecting_until: dict[str, float] = {}
         self._turn = itertools.count()  # round-robin over the replicas that are up
@@ -101,7 +102,7 @@ class RpcClient:
     def _socket(self, address: str) -> zmq.Socket[bytes]:
         sock = self._sockets.get(address)
         if sock is None:
-            sock = client_socket(self._ctx, address)
+            sock = client_socket(self._ctx, address, self._service_of[address])
             self._sockets[address] = sock
             self._connecting_until[address] = time.monotonic() + FIRST_CONNECT_S
         return sock
@@ -117,6 +118,8 @@ class RpcClient:
             self._replicas[service] = replicas
         before = self._known.get(service, [])
         now = replicas.addresses()
+        for address in now:  # the server's name: its CURVE public key
+            self._service_of.setdefault(address, service)
         if now is not before:  # a DNS name looked up again: close the gone pods' sockets
             for address in set(before) - set(now):
                 sock = self._sockets.pop(address, None)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import zmq
 
+from .curve import CurveError, secure_client, secure_server
 from .replicas import Replicas
 from .server import BindError
 from .sockets import HIGH_WATER_MARK, MAX_MESSAGE_BYTES, Context
@@ -21,7 +22,11 @@ class Publisher:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)  # a slow subscriber loses, never grows
         try:
+            secure_server(self._socket, ctx)
             self._socket.bind(bind)
+        except CurveError:
+            self._socket.close(linger=0)
+            raise
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             raise BindError(f"cannot bind {bind}: {exc}") from None
@@ -61,9 +66,10 @@ class Subscribers:
             sock.setsockopt(zmq.SUBSCRIBE, b"")
             self._sockets[sock] = name
             try:
+                secure_client(sock, ctx, name)
                 self._replicas[sock] = (Replicas(endpoint), set())
                 self._connect(sock)
-            except (ValueError, zmq.ZMQError):
+            except (ValueError, zmq.ZMQError, CurveError):
                 self.close()
                 raise
             self._poller.register(sock, zmq.POLLIN)

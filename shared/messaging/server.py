@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 import zmq
 
+from .curve import CurveError, caller_of
 from .sockets import Context, server_socket
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[bytes], bytes | None]
+# dispatch(body, caller) -> reply or None; caller is the CURVE key's name, None without CURVE.
+Dispatch = Callable[[bytes, str | None], bytes | None]
 
 
 class BindError(OSError):
@@ -25,6 +27,7 @@ class BindError(OSError):
 
 class RpcServer:
     def __init__(self, ctx: Context, bind: str) -> None:
+        self._ctx = ctx
         try:
             self._socket = server_socket(ctx, bind)
         except zmq.ZMQError as exc:
@@ -36,20 +39,29 @@ class RpcServer:
         """Answer requests until `should_stop()`; the request in hand is always finished."""
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
+        authenticator = getattr(self._ctx, "authenticator", None)  # with CURVE on
         while not should_stop():
+            if authenticator is not None and not authenticator.is_alive():
+                # Without its ZAP handler a CURVE server would admit any key from now on.
+                raise CurveError("the ZAP authenticator stopped: refusing to serve without it")
             if not poller.poll(poll_ms):
                 continue
-            frames = self._socket.recv_multipart(zmq.NOBLOCK)
+            frames = self._socket.recv_multipart(zmq.NOBLOCK, copy=False)
             if len(frames) < 2:
                 log.warning("dropped a message of %d frame(s): no envelope", len(frames))
                 continue
-            reply = dispatch(frames[-1])
+            try:
+                reply = dispatch(frames[-1].bytes, caller_of(frames[-1], self._ctx))
+            except Exception:  # a bug met by one request must not stop the service
+                log.exception("dispatch failed; the request gets no answer")
+                continue
             if reply is None:
                 continue
             try:
                 self._socket.send_multipart([*frames[:-1], reply], zmq.NOBLOCK)
             except zmq.ZMQError as exc:  # client gone (ROUTER_MANDATORY) or its queue full
-                log.info("reply not delivered: %s", exc)
+                # debug: a client that never reads its replies must not flood the log either
+                log.debug("reply not delivered: %s", exc)
 
     def close(self) -> None:
         self._socket.close(linger=0)

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any
 
 import zmq
+
+from .curve import CurveError, Keyring, secure_client, secure_server
 
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB: larger frames are refused by libzmq (MAXMSGSIZE)
 HIGH_WATER_MARK = 1000
 HEARTBEAT_IVL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 3000
 
-# The context as services and the gateway hold it (they never import zmq).
-Context: TypeAlias = zmq.Context[zmq.Socket[bytes]]
+class Context(zmq.Context[zmq.Socket[bytes]]):
+    """The context as services and the gateway hold it (they never import zmq); with `keys`,
+    every socket made through this module uses CURVE (see curve.py)."""
+
+    keys: Keyring | None = None
+    authenticator: Any = None  # the ZAP thread, once a process that serves starts it
 
 
-def new_context() -> Context:
-    return zmq.Context()
+def new_context(keys: Keyring | None = None) -> Context:
+    ctx = Context()
+    ctx.keys = keys
+    return ctx
 
 
 def _common(sock: zmq.Socket[bytes]) -> None:
@@ -36,23 +44,26 @@ def server_socket(ctx: Context, bind: str) -> zmq.Socket[bytes]:
     _common(sock)
     sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a reply to a departed client raises, not vanishes
     try:
+        secure_server(sock, ctx)
         sock.bind(bind)
-    except zmq.ZMQError:
+    except (zmq.ZMQError, CurveError):
         sock.close(linger=0)
         raise
     return sock
 
 
-def client_socket(ctx: Context, endpoint: str) -> zmq.Socket[bytes]:
-    """A DEALER for one service: IMMEDIATE so nothing is queued for a dead replica."""
+def client_socket(ctx: Context, endpoint: str, server: str | None = None) -> zmq.Socket[bytes]:
+    """A DEALER for one service (`server`, whose key CURVE needs): IMMEDIATE so nothing is
+    queued for a dead replica."""
     sock = ctx.socket(zmq.DEALER)
     _common(sock)
     sock.setsockopt(zmq.IMMEDIATE, 1)
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
     try:
+        secure_client(sock, ctx, server)
         sock.connect(endpoint)
-    except zmq.ZMQError:
+    except (zmq.ZMQError, CurveError):
         sock.close(linger=0)  # an open socket left behind would hang Context.term()
         raise
     return sock

@@ -22,7 +22,15 @@ from shared.events.consumer import Consumer
 from shared.events.follow import Source
 from shared.events.outbox import ensure_counter
 from shared.events.relay import Relay
-from shared.messaging import BindError, Publisher, RpcServer, new_context
+from shared.messaging import (
+    BindError,
+    CurveError,
+    Keyring,
+    Publisher,
+    RpcServer,
+    new_context,
+    start_authenticator,
+)
 from shared.migrations import current_revision, migrate
 
 from .lease import ACTIVE_POLL_S, WriterLease
@@ -70,11 +78,20 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                 ensure_counter(db)
             if seed is not None and config.seed:
                 seed(db)
-    ctx = new_context()
+    try:
+        keys = Keyring.load(config.curve_keys, service.name) if config.curve_keys else None
+    except CurveError as exc:
+        log.error("%s", exc)
+        raise SystemExit(1) from None
+    ctx = new_context(keys)
     lost_lease = threading.Event()
     threads: list[threading.Thread] = []
     closers: list[Callable[[], None]] = []
     try:
+        if keys is not None:
+            authenticator = start_authenticator(ctx)  # before any server binds
+            closers.append(authenticator.stop)
+            signal.signal(signal.SIGHUP, lambda *_: authenticator.reload())
         try:
             server = RpcServer(ctx, config.bind)
             closers.append(server.close)
@@ -131,10 +148,13 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
             threads.append(watcher)
         _ready_line(service.name, server.endpoint, publisher.endpoint if publisher else "",
                     metrics_url, "standby" if service.standby else "active")
-        log.info("serving on %s (database %s)%s", server.endpoint, engine.url.render_as_string(),
+        log.info("serving on %s (database %s; %s)%s", server.endpoint,
+                 engine.url.render_as_string(),
+                 f"CURVE on, keys in {keys.folder}" if keys else "plain ZeroMQ, no CURVE keys",
                  " as a standby: another replica holds the writer lease" if service.standby
                  else "")
-        server.serve(lambda body: service.dispatch(body, sessions), stopping.is_set)
+        server.serve(lambda body, caller: service.dispatch(body, sessions, caller),
+                     stopping.is_set)
     finally:
         stopping.set()
         for thread in threads:

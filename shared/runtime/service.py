@@ -114,8 +114,10 @@ class Service:
             self.handlers[name] = Registered(self.contract.methods[name], handler,
                                              _extra_names(handler))
 
-    def dispatch(self, body: bytes, sessions: sessionmaker[Session]) -> bytes | None:
-        """Decode, validate, run and encode one request; never raises."""
+    def dispatch(self, body: bytes, sessions: sessionmaker[Session],
+                 caller: str | None = None) -> bytes | None:
+        """Decode, validate, run and encode one request; never raises. `caller` is the CURVE
+        key name of the client (None without CURVE), checked against the method's callers."""
         self.served += 1
         try:
             request = decode_request(body)
@@ -123,17 +125,19 @@ class Service:
             RPC_ERRORS.labels(self.name, "-", "bad_request").inc()
             return encode_error(None, "bad_request", f"request must be a JSON object with a "
                                 f"string 'method' and an object 'params': {exc}")
+        except RecursionError:  # msgspec's answer to JSON nested a few thousand deep
+            return encode_error(None, "bad_request", "request is nested too deeply")
         started = time.perf_counter()
         method = self._known(request)
         token = current_trace.set(request.trace)  # on every log line of this request
         try:
             if otel.tracer is None:
-                reply = self._answer(request, sessions)
+                reply = self._answer(request, sessions, caller)
             else:  # a server span, child of the caller's client span
                 with otel.span(f"{self.name}/{method}", "server", request.traceparent,
                                {"rpc.system": "zeromq", "rpc.service": self.name,
                                 "rpc.method": method}):
-                    reply = self._answer(request, sessions)
+                    reply = self._answer(request, sessions, caller)
         finally:
             current_trace.reset(token)
         timer = self._timers.get(method)
@@ -150,7 +154,8 @@ class Service:
         RPC_ERRORS.labels(self.name, self._known(request), code).inc()
         return encode_error(request.id, code, message)
 
-    def _answer(self, request: Request, sessions: sessionmaker[Session]) -> bytes | None:
+    def _answer(self, request: Request, sessions: sessionmaker[Session],
+                caller: str | None) -> bytes | None:
         if request.deadline is not None and request.deadline < time.time():
             log.info("skipped %s: deadline passed", request.method)
             RPC_ERRORS.labels(self.name, self._known(request), "deadline_passed").inc()
@@ -164,6 +169,11 @@ class Service:
             return self._error(request, "unknown_method",
                                f"{self.name} has no method {request.method!r}; it has: {known}")
         method, handler, names = entry
+        if caller is not None and method.callers is not None and caller not in method.callers:
+            log.warning("refused %s.%s to key %r", self.name, method.name, caller)
+            return self._error(request, "forbidden",
+                               f"{self.name}.{method.name} answers only to "
+                               f"{', '.join(method.callers)}, not to the key {caller!r}")
         if method.query:  # answered from memory while nothing was written since
             key = (method.name, bytes(request.params))
             cached = self.replies.get(key)
@@ -174,6 +184,8 @@ class Service:
             params = msgspec.json.decode(request.params, type=method.params)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return self._error(request, "bad_params", f"{method.name}: {exc}")
+        except RecursionError:
+            return self._error(request, "bad_params", f"{method.name}: nested too deeply")
         try:
             with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes

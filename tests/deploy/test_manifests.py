@@ -43,6 +43,7 @@ IMAGE = "zeroshop:latest"
 SERVICES = tuple(DEFAULT_PORTS)
 # Every service; the gateway runs beside them.
 DEPLOYED = (*SERVICES, "gateway")
+KEYS_DIR = "/var/lib/zeroshop-keys"  # ZEROSHOP_CURVE_KEYS in compose and Kubernetes
 # Services that publish or consume events are writers: an active replica and a standby, no
 # HPA. The rest (stateless readers, the gateway) scale with an HPA.
 WRITERS = tuple(s for s, c in CONTRACTS.items() if c.publishes or c.consumes)
@@ -421,8 +422,12 @@ def compose() -> dict[str, Any]:
     return interpolate(yaml.safe_load(COMPOSE_FILE.read_text()))
 
 
+JOBS = {"curve-keys"}  # one-shot: runs to completion before the services start
+
+
 def platform_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose["services"].items() if n not in NOT_PLATFORM}
+    return {n: s for n, s in compose["services"].items()
+            if n not in NOT_PLATFORM and n not in JOBS}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -476,7 +481,8 @@ class TestComposeFile:
 
     def test_every_service_uses_the_one_image_and_build(self, compose):
         builds = set()
-        for name, service in platform_services(compose).items():
+        for name, service in {**platform_services(compose),
+                              **{j: compose["services"][j] for j in JOBS}}.items():
             assert service.get("image") == IMAGE, f"{name} must use {IMAGE}"
             builds.add(json.dumps(service.get("build"), sort_keys=True))
         (build,) = builds
@@ -562,6 +568,9 @@ class TestComposeFile:
 
     def test_every_service_has_a_healthcheck_and_a_restart_policy(self, compose):
         for name, service in compose["services"].items():
+            if name in JOBS:
+                assert service.get("restart") == "on-failure", name
+                continue
             assert service.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
             assert service.get("restart") in ("always", "unless-stopped", "on-failure"), name
         for name in SERVICES:
@@ -673,3 +682,32 @@ class TestPrometheusAndGrafana:
         (source,) = sources["datasources"]
         uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
         assert uids == {source["uid"]} and dashboard["panels"]
+
+
+class TestCurveIsOnWherePlatformLeavesOneMachine:
+    """Compose and Kubernetes run with CURVE: every process gets ZEROSHOP_CURVE_KEYS and the
+    keys there (compose: the curve-keys job's volume; Kubernetes: the Secret)."""
+
+    def test_every_compose_service_has_the_keys_before_it_starts(self, compose):
+        for name, service in platform_services(compose).items():
+            assert environment(service).get("ZEROSHOP_CURVE_KEYS") == KEYS_DIR, name
+            assert f"curve-keys:{KEYS_DIR}:ro" in service.get("volumes", []), name
+            assert service["depends_on"]["curve-keys"]["condition"] \
+                == "service_completed_successfully", name
+        job = compose["services"]["curve-keys"]
+        assert job["command"][:3] == ["zeroshop", "keys", "generate"]
+        assert "--if-missing" in job["command"]
+
+    def test_every_pod_mounts_the_keys_secret_where_the_config_says(self, overlay):
+        _, objects = overlay
+        assert config_map(objects)["data"]["ZEROSHOP_CURVE_KEYS"] == KEYS_DIR
+        for deployment in of_kind(objects, "Deployment").values():
+            name = deployment["metadata"]["name"]
+            if name not in DEPLOYED:
+                continue
+            spec = deployment["spec"]["template"]["spec"]
+            volumes = {v["name"]: v for v in spec["volumes"]}
+            assert volumes["curve-keys"]["secret"]["secretName"] == "zeroshop-curve-keys", name
+            mounts = {m["name"]: m for m in container_of(deployment)["volumeMounts"]}
+            assert mounts["curve-keys"]["mountPath"] == KEYS_DIR, name
+            assert mounts["curve-keys"]["readOnly"] is True, name

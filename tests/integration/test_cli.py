@@ -99,6 +99,7 @@ class TestUp:
         up.read_until("ZeroShop is up")
         table = up.table()
         assert set(table) == {*ALL_SERVICES, "gateway"}
+        assert any(line.startswith("security: plain ZeroMQ") for line in up.output)
         url = table["gateway"][0]
         with urllib.request.urlopen(f"{url}/api/products/1", timeout=5) as resp:
             page = json.loads(resp.read())

@@ -46,7 +46,7 @@ class FakePublisher:
                                         args=(self._answer, self._stop.is_set, 20))
         self._thread.start()
 
-    def _answer(self, body: bytes) -> bytes:
+    def _answer(self, body: bytes, caller: str | None) -> bytes:
         request = decode_request(body)
         if request.method != "fetch_events":
             return encode_error(request.id, "unknown_method", request.method)

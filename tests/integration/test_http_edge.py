@@ -226,7 +226,7 @@ class TestSlowAndIdleConnections:
                       b"\r\nContent-Length: 10000000\r\n\r\n{")
         head, body = answer.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 413") and seconds < 5, head
-        assert json.loads(body)["error"]["code"] == "request_entity_too_large"
+        assert json.loads(body)["error"]["code"] == "payload_too_large"
 
 
 class TestEventHub:

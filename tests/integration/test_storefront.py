@@ -92,6 +92,7 @@ class TestOperations:
             raise AssertionError("DELETE was accepted")
         except urllib.error.HTTPError as exc:
             assert exc.code == 405
+            assert exc.headers["Allow"] == "GET, HEAD, OPTIONS"  # RFC 9110 asks for it
             assert json.loads(exc.read())["error"]["code"] == "method_not_allowed"
 
     def test_openapi_is_generated_from_the_schemas(self, platform: Platform) -> None:
