@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from shared import otel
 
@@ -94,6 +95,7 @@ class RpcClient:
         self._service_of: dict[str, str] = {}  # replica address -> its service
         self._sockets: dict[str, zmq.Socket[bytes]] = {}  # by replica address
         self._connecting_until: dict[str, float] = {}
+        self._monitors: dict[zmq.Socket[bytes], str] = {}  # disconnect events -> replica
         self._turn = itertools.count()  # round-robin over the replicas that are up
         self._probes: dict[str, str] = {}  # request id -> address of an open circuit
         self._ids = itertools.count(1)
@@ -105,6 +107,8 @@ class RpcClient:
             sock = client_socket(self._ctx, address, self._service_of[address])
             self._sockets[address] = sock
             self._connecting_until[address] = time.monotonic() + FIRST_CONNECT_S
+            # Told when the connection drops: a request on its way there will get no reply.
+            self._monitors[sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)] = address
         return sock
 
     def _connecting(self, address: str, now: float) -> bool:
@@ -125,7 +129,7 @@ class RpcClient:
                 sock = self._sockets.pop(address, None)
                 self._connecting_until.pop(address, None)
                 if sock is not None:
-                    sock.close(linger=0)
+                    self._close(sock, address)
             self._known[service] = now
         return now
 
@@ -160,6 +164,8 @@ class RpcClient:
         pending: dict[str, _Sent] = {}  # by request id
         unsent: dict[str, tuple[int, bytes, float, list[str]]] = {}
         self._probe_open_circuits({call.service for call in calls}, now)
+        for monitor in self._monitors:  # drops seen since the last gather concern no request
+            self._drain_events(monitor)
         for index, call in enumerate(calls):
             request_id = f"{self._prefix}{next(self._ids)}"
             body = encode_request(
@@ -203,6 +209,10 @@ class RpcClient:
             poller = zmq.Poller()
             for address in {s.address for s in pending.values()} | set(self._probes.values()):
                 poller.register(self._sockets[address], zmq.POLLIN)
+            waiting_on = {s.address for s in pending.values()}
+            for monitor, address in self._monitors.items():
+                if address in waiting_on:
+                    poller.register(monitor, zmq.POLLIN)
             for _, _, _, addresses in unsent.values():
                 for address in addresses:
                     poller.register(self._sockets[address], zmq.POLLIN | zmq.POLLOUT)
@@ -216,7 +226,9 @@ class RpcClient:
                         pending[request_id] = _Sent(index, address, body, [])
                         break
             for sock, flags in events.items():
-                if flags & zmq.POLLIN:
+                if sock in self._monitors:
+                    self._lost_connection(sock, pending, outcomes, finished)
+                elif flags & zmq.POLLIN:
                     self._drain(sock, calls, pending, outcomes, finished)
         timed_out = time.monotonic()
         for index, _, _, addresses in unsent.values():
@@ -311,9 +323,44 @@ class RpcClient:
                 return True
         return False
 
+    def _lost_connection(self, monitor: zmq.Socket[bytes], pending: dict[str, _Sent],
+                         outcomes: list[Outcome[Any] | None], finished: list[float]) -> None:
+        """The connection to a replica dropped (it died, or its heartbeat went silent):
+        the requests on their way there fail now instead of at the deadline, and the
+        replica is skipped until a probe gets through. Not sent again elsewhere: a write
+        may have committed there (the caller retries it with its idempotency key)."""
+        if not self._drain_events(monitor):
+            return
+        address = self._monitors[monitor]
+        now = time.monotonic()
+        self.health.breaker(address).failed(now)
+        for request_id, sent in list(pending.items()):
+            if sent.address == address:
+                del pending[request_id]
+                outcomes[sent.index] = Outcome(error="unavailable", message=(
+                    f"the connection to {address} dropped before its reply"))
+                finished[sent.index] = now
+
+    @staticmethod
+    def _drain_events(monitor: zmq.Socket[bytes]) -> bool:
+        """Read every event waiting on `monitor`; True if one was a disconnect."""
+        dropped = False
+        while int(monitor.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # no syscall, unlike poll
+            event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
+        return dropped
+
+    def _close(self, sock: zmq.Socket[bytes], address: str) -> None:
+        for monitor, monitored in list(self._monitors.items()):
+            if monitored == address:
+                del self._monitors[monitor]
+                sock.disable_monitor()
+                monitor.close(linger=0)
+        sock.close(linger=0)
+
     def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close(linger=0)
+        for address, sock in self._sockets.items():
+            self._close(sock, address)
         self._sockets.clear()
         self._probes.clear()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +129,27 @@ def test_a_bad_endpoint_leaves_no_socket_open_to_hang_the_context() -> None:
         pytest.fail("a call to an invalid endpoint succeeded")
     assert left_open == []
     ctx.term()
+
+
+def test_a_call_whose_replica_dies_fails_at_once_not_at_its_deadline(tmp_path: Path) -> None:
+    """The request is on its way (the service is frozen, then killed): the dropped
+    connection fails it as `unavailable` well before its 10 s deadline."""
+    running = Platform(tmp_path, services=["product"], gateway=False)
+    context = new_context()
+    client = RpcClient(context, running.endpoints)
+    health = Call("product", "health", NoParams(), Health)
+    try:
+        assert client.gather([health], 2000)[0].ok
+        running.signal("product", signal.SIGSTOP)
+        killer = threading.Timer(0.3, running.signal, ("product", signal.SIGKILL))
+        killer.start()
+        start = time.monotonic()
+        outcome = client.gather([health], 10_000)[0]
+        elapsed = time.monotonic() - start
+        killer.join()
+        assert outcome.error == "unavailable" and "dropped" in outcome.message, outcome
+        assert elapsed < 5.0, elapsed
+    finally:
+        client.close()
+        context.term()
+        running.close()
