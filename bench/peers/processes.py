@@ -42,7 +42,8 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "gunicorn", "--worker-class", "sync",
                    "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-                   "--log-level", "warning", "--name", f"peer-{name}", app]
+                   "--log-level", "warning", "--name", f"peer-{name}",
+                   "--no-control-socket", app]  # several masters would share its one path
         self.process = subprocess.Popen(command, env={**os.environ, **env},
                                         preexec_fn=_die_with_parent)
 
