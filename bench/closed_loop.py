@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.catalog_seed import PRODUCT_COUNT
@@ -23,18 +23,26 @@ class Load:
     errors: int  # anything else
     seconds: float
     latencies: list[float]  # seconds, complete pages only
-    cpu_seconds: float  # summed over every process of the arm
+    cpu_by_process: dict[str, float]  # seconds, per process (or gunicorn and its workers)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Summed over every process of the arm."""
+        return sum(self.cpu_by_process.values())
 
     @property
     def per_second(self) -> float:
         return self.pages / self.seconds if self.seconds > 0 else float("nan")
 
 
-def arm_cpu(pids: Sequence[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
+Processes = Mapping[str, Sequence[int]]  # name -> its pids (a gunicorn: master and workers)
 
 
-def run(url: str, clients: int, seconds: float, pids: Sequence[int], seed: int) -> Load:
+def arm_cpu(processes: Processes) -> dict[str, float]:
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+
+
+def run(url: str, clients: int, seconds: float, processes: Processes, seed: int) -> Load:
     """`clients` threads on `url` for `seconds`; random product ids from `seed`."""
     ready = threading.Barrier(clients + 1)
     stop = threading.Event()
@@ -65,7 +73,7 @@ def run(url: str, clients: int, seconds: float, pids: Sequence[int], seed: int) 
         thread.start()
     try:
         ready.wait(timeout=30)
-        cpu_before, start = arm_cpu(pids), time.perf_counter()
+        cpu_before, start = arm_cpu(processes), time.perf_counter()
         stop.wait(seconds)  # the clients work meanwhile; nothing to poll for
     finally:
         stop.set()
@@ -73,7 +81,7 @@ def run(url: str, clients: int, seconds: float, pids: Sequence[int], seed: int) 
         for thread in threads:
             thread.join(timeout=15)
     elapsed = time.perf_counter() - start
-    cpu = arm_cpu(pids) - cpu_before
+    cpu = {name: used - cpu_before[name] for name, used in arm_cpu(processes).items()}
     # Pages that finished after the stop still ran on the clock and the CPU above.
     done = [x for per_thread in latencies for x in per_thread]
     return Load(len(done), sum(errors), elapsed, done, cpu)

@@ -1,8 +1,9 @@
 """S1: the product page over HTTP, ZeroShop against what a typical user builds instead.
 
-Three arms, each a real set of processes on loopback (free ports, SQLite, the same seeded
+Four arms, each a real set of processes on loopback (free ports, SQLite, the same seeded
 catalog): ZeroShop (the gateway under uvicorn, the five services over ZeroMQ, rate limits
-off); the peers (bench/peers/: five Flask + SQLAlchemy apps under gunicorn sync workers)
+off), ZeroShop again with its services' reply cache off (every lookup reads the database),
+and the peers (bench/peers/: five Flask + SQLAlchemy apps under gunicorn sync workers)
 behind a Flask gateway under gunicorn calling them (a) one after another with requests,
 (b) in parallel from a thread pool. A closed-loop client at concurrency 1, 4 and 16 asks
 each arm for random product pages; every round runs every arm at each concurrency in turn,
@@ -44,8 +45,9 @@ from .common import (
 )
 from .peers.processes import WORKERS, Peers
 
-ZEROSHOP, SEQUENTIAL, THREADS = "ZeroShop", "peers (a): in turn", "peers (b): thread pool"
-ARMS = (ZEROSHOP, SEQUENTIAL, THREADS)
+ZEROSHOP, UNCACHED = "ZeroShop", "ZeroShop, reply cache off"
+SEQUENTIAL, THREADS = "peers (a): in turn", "peers (b): thread pool"
+ARMS = (ZEROSHOP, SEQUENTIAL, THREADS, UNCACHED)
 CONCURRENCY = (1, 4, 16)
 DEFAULTS = {"rounds": 5, "seconds": 3.0, "warmup_clients": 4}
 QUICK = {"rounds": 2, "seconds": 1.0}
@@ -95,7 +97,7 @@ def _rotate(arms: Sequence[str], by: int) -> list[str]:
     return [arms[(i + by) % len(arms)] for i in range(len(arms))]
 
 
-def measure(urls: dict[str, str], pids: dict[str, list[int]],
+def measure(urls: dict[str, str], processes: dict[str, closed_loop.Processes],
             args: argparse.Namespace) -> dict[tuple[str, int], list[closed_loop.Load]]:
     """{(arm, concurrency): one Load per round}."""
     for arm in ARMS:
@@ -106,7 +108,7 @@ def measure(urls: dict[str, str], pids: dict[str, list[int]],
     for number in range(args.rounds):
         for step, clients in enumerate(CONCURRENCY):
             for arm in _rotate(ARMS, number + step):
-                load = closed_loop.run(urls[arm], clients, args.seconds, pids[arm],
+                load = closed_loop.run(urls[arm], clients, args.seconds, processes[arm],
                                        seed=number * 100 + clients)
                 loads[(arm, clients)].append(load)
                 progress(f"round {number + 1}/{args.rounds}, c={clients:2}, {arm}: "
@@ -131,22 +133,31 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="zeroshop-s1-") as data:
             progress("starting ZeroShop: five services and the gateway (SQLite, temp folder)")
             shop = Platform(Path(data) / "zeroshop", services=PAGE_SERVICES, gateway=True)
+            uncached: Platform | None = None
             try:
+                progress("starting ZeroShop again with its reply cache off")
+                uncached = Platform(Path(data) / "uncached", services=PAGE_SERVICES,
+                                    gateway=True, ZEROSHOP_REPLY_CACHE="0")
                 progress(f"starting the peers: 5 services + 2 gateways, {WORKERS} workers each")
                 peers = Peers(Path(data))
                 try:
-                    urls = {ZEROSHOP: shop.url, SEQUENTIAL: peers.gateways["sequential"].url,
+                    urls = {ZEROSHOP: shop.url, UNCACHED: uncached.url,
+                            SEQUENTIAL: peers.gateways["sequential"].url,
                             THREADS: peers.gateways["threads"].url}
-                    pids = {ZEROSHOP: [shop.pid(n) for n in (*PAGE_SERVICES, "gateway")],
-                            SEQUENTIAL: peers.pids("sequential"),
-                            THREADS: peers.pids("threads")}
-                    loads = measure(urls, pids, args)
+                    processes = {
+                        ZEROSHOP: {n: [shop.pid(n)] for n in ("gateway", *PAGE_SERVICES)},
+                        UNCACHED: {n: [uncached.pid(n)] for n in ("gateway", *PAGE_SERVICES)},
+                        SEQUENTIAL: peers.processes("sequential"),
+                        THREADS: peers.processes("threads")}
+                    loads = measure(urls, processes, args)
                 finally:
                     progress("stopping the peers")
                     peers.close()
             finally:
                 progress("stopping ZeroShop")
                 shop.close()
+                if uncached is not None:
+                    uncached.close()
     except KeyboardInterrupt:
         progress("interrupted: processes stopped, report not written")
         return 130
@@ -154,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     facts += [("load average at end (1/5/15 min)", load_average()),
               ("CPU used by other processes during the run", others.describe()),
               ("benchmark wall time", f"{elapsed:.0f} s")]
-    result = s1_report.Result(ARMS, CONCURRENCY, loads, args.seconds)
+    result = s1_report.Result(ARMS, CONCURRENCY, loads, args.seconds, SEQUENTIAL, THREADS)
     s1_report.plot(result, args.plot)
     text = s1_report.render(result, _command(raw), facts, args.plot, args.output)
     write_section(args.output, "s1", text)

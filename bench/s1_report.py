@@ -19,6 +19,8 @@ class Result:
     concurrency: Sequence[int]
     loads: dict[tuple[str, int], list[Load]]  # one per round
     seconds: float
+    sequential: str  # the baselines the targets name
+    threads: str
 
     def pooled(self, arm: str, clients: int) -> tuple[float, Summary, float, int]:
         """(pages/s, latency summary, CPU ms per page, errors) over every round."""
@@ -29,6 +31,13 @@ class Result:
         latencies = [x for r in runs for x in r.latencies]
         return (pages / seconds if seconds else float("nan"), Summary.of(latencies), cpu_ms,
                 sum(r.errors for r in runs))
+
+    def cpu_by_process(self, arm: str) -> dict[str, float]:
+        """CPU ms per page of each of the arm's processes, over every round and concurrency."""
+        runs = [r for c in self.concurrency for r in self.loads[(arm, c)]]
+        pages = sum(r.pages for r in runs) or 1
+        return {name: sum(r.cpu_by_process[name] for r in runs) * 1000 / pages
+                for name in runs[0].cpu_by_process}
 
     def throughput_ratios(self, baseline: str, clients: int) -> list[float]:
         """ZeroShop's pages/s over the baseline's, round by round."""
@@ -57,7 +66,7 @@ def _verdict(met: bool) -> str:
 
 def targets(result: Result) -> list[list[str]]:
     """The issue's targets for S1, each with its measured value and met or missed."""
-    zeroshop, sequential, threads = result.arms
+    zeroshop, sequential, threads = result.arms[0], result.sequential, result.threads
     first, last = result.concurrency[0], result.concurrency[-1]
     rows = []
     for what, ratios, goal in (
@@ -76,7 +85,8 @@ def targets(result: Result) -> list[list[str]]:
 
 def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path: Path,
            report_path: Path) -> str:
-    zeroshop, sequential, threads = result.arms
+    zeroshop, sequential, threads = result.arms[0], result.sequential, result.threads
+    uncached = [arm for arm in result.arms if arm not in (zeroshop, sequential, threads)]
     rows = []
     for clients in result.concurrency:
         for arm in result.arms:
@@ -92,7 +102,7 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
     return "\n\n".join([
         "## S1: the product page over HTTP against Flask + gunicorn peers "
         "(bench/page_vs_peers.py)",
-        f"Reproduce: `{command}` (`make bench-s1`). Three arms on this one machine, real "
+        f"Reproduce: `{command}` (`make bench-s1`). Four arms on this one machine, real "
         "processes on loopback, each over its own SQLite files seeded with the same demo "
         f"catalog: **{zeroshop}** (its gateway under uvicorn, the five services over "
         f"ZeroMQ, rate limits off), **{sequential}** and **{threads}**: the same five lookups "
@@ -102,9 +112,14 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
         "Flask gateway under gunicorn that calls them one after another with a "
         "requests.Session per worker (a) or all at once from a thread pool per worker (b), "
         "and answers the same JSON (bench/peers/). The peers are what a typical user "
-        "builds, not tuned down and not tuned up: no cache; ZeroShop's services answer a "
-        "repeated lookup from their reply cache (docs/PERFORMANCE.md), which is part of "
-        "the platform.",
+        "builds, not tuned down and not tuned up: they cache nothing. ZeroShop's services "
+        "answer a repeated lookup from their reply cache (docs/PERFORMANCE.md), part of the "
+        f"platform as shipped; **{', '.join(uncached)}** is the same platform with "
+        "`ZEROSHOP_REPLY_CACHE=0`, every lookup read from SQLite as the peers do, so the "
+        "table also shows what the transport and runtime give without the cache. gunicorn's "
+        "sync workers close each connection after its answer (their docs put them behind a "
+        "buffering proxy), so every call the peer gateway makes opens a new loopback TCP "
+        "connection, as it would in such a deployment.",
         f"A closed-loop client (one thread and one keep-alive connection per client; "
         f"gunicorn's sync workers close each connection) asks for random product pages. "
         f"{rounds} rounds; in each, every arm runs {result.seconds:g} s at each concurrency, "
@@ -116,6 +131,9 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
         table(["arm", "clients", "pages/s", "p50 ms", "p95 ms", "CPU ms/page", "errors",
                f"{zeroshop} pages/s vs it", f"its p50 / {zeroshop}'s"], rows),
         f"![pages/s against concurrency, per arm]({plot_link})",
+        "Where each arm's CPU goes: ms per page by process (a gunicorn: its master and "
+        "workers), over every round and concurrency.",
+        _cpu_table(result),
         "### Targets (issue 8)",
         table(["target", "goal", "measured: median (min-max)", "result"], targets(result)),
         "### Machine",
@@ -124,6 +142,15 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
         "(load average, CPU of other processes) adds noise, so compare the arms of this one "
         "run with each other.",
     ]) + "\n"
+
+
+def _cpu_table(result: Result) -> str:
+    by_arm = {arm: result.cpu_by_process(arm) for arm in result.arms}
+    names = list(by_arm[result.arms[0]])
+    rows = [[name, *(fmt_ms(by_arm[arm].get(name, float("nan"))) for arm in result.arms)]
+            for name in names]
+    rows.append(["all", *(fmt_ms(sum(by_arm[arm].values())) for arm in result.arms)])
+    return table(["process", *result.arms], rows)
 
 
 def plot(result: Result, path: Path) -> None:

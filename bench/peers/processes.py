@@ -123,9 +123,11 @@ class Peers:
             self.close()
             raise
 
-    def pids(self, mode: str) -> list[int]:
-        """Every process one arm uses: its gateway's and all five services'."""
-        return [pid for g in [self.gateways[mode], *self.services.values()] for pid in g.pids()]
+    def processes(self, mode: str) -> dict[str, list[int]]:
+        """Every process one arm uses, by name: its gateway and all five services, each a
+        gunicorn master with its workers."""
+        return {"gateway": self.gateways[mode].pids(),
+                **{name: service.pids() for name, service in self.services.items()}}
 
     def close(self) -> None:
         everything = [*self.gateways.values(), *self.services.values()]
