@@ -70,7 +70,7 @@ class Gunicorn:
 
     def signal_stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn's quick shutdown
+            os.killpg(self.process.pid, signal.SIGTERM)  # graceful: answers in flight finish
 
     def wait_stopped(self, timeout: float = 15.0) -> None:
         try:
