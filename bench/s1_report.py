@@ -119,7 +119,7 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
         "table also shows what the transport and runtime give without the cache. gunicorn's "
         "sync workers close each connection after its answer (their docs put them behind a "
         "buffering proxy), so every call the peer gateway makes opens a new loopback TCP "
-        "connection, as it would in such a deployment.",
+        "connection.",
         f"A closed-loop client (one thread and one keep-alive connection per client; "
         f"gunicorn's sync workers close each connection) asks for random product pages. "
         f"{rounds} rounds; in each, every arm runs {result.seconds:g} s at each concurrency, "
