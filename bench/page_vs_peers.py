@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(raw)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminate)
-    facts = machine_facts() + [(f"{name}", version(name)) for name in VERSIONS]
+    facts = machine_facts() + [(name, version(name)) for name in VERSIONS]
     facts.append(("gunicorn workers per peer (sync)", f"{WORKERS} (2 x cores + 1)"))
     others = OtherLoad()
     started = time.monotonic()
