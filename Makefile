@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
+.PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events bench-s1 clean
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
@@ -69,19 +69,28 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks, not tests (real processes on loopback). Each rewrites only its own section of
-# docs/BENCHMARKS.md. `make bench`: both, about three minutes; `make bench-events`: the
+# docs/BENCHMARKS.md. `make bench`: all three, about seven minutes; `make bench-events`: the
 # event bus only, about 1.5 minutes (its RabbitMQ row wants RabbitMQ on 127.0.0.1:5672 and
 # pika, the `bench` extra; without them that row is skipped). Options:
 # $(BIN)/python -m bench.fanout --help, $(BIN)/python -m bench.events --help
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout
 	$(MAKE) --no-print-directory bench-events
+	$(MAKE) --no-print-directory bench-s1
 
 bench-events: $(STAMP)
 	@$(BIN)/python -c 'import pika' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]' \
 		|| echo "pika could not be installed: the RabbitMQ rows will be skipped" >&2
 	$(BIN)/python -m bench.events
+
+# S1: the product page over HTTP against the Flask + gunicorn peers of bench/peers/, about
+# four minutes; it writes the s1 section and docs/bench-s1.png. The peers need gunicorn,
+# requests and matplotlib, the `bench` extra.
+bench-s1: $(STAMP)
+	@$(BIN)/python -c 'import gunicorn, requests, matplotlib' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.page_vs_peers
 
 clean:
 	rm -rf $(VENV) var
