@@ -1,5 +1,5 @@
 """The S1 benchmark's peers (bench/peers/) answer the same product page as ZeroShop, so the
-comparison is like for like. Needs the `bench` extra (gunicorn, requests); skipped without."""
+comparison is like for like (gunicorn and requests come with the dev extra)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,9 @@ import json
 import urllib.request
 from pathlib import Path
 
-import pytest
-
+from bench.peers.processes import GATEWAY_MODES, Peers
 from shared.config import PAGE_SERVICES
 from tests.support import Platform
-
-pytest.importorskip("gunicorn")
-pytest.importorskip("requests")
-
-from bench.peers.processes import GATEWAY_MODES, Peers  # noqa: E402 - after the skips
 
 SAME = ("product", "inventory", "price", "discount", "final_price", "recommendations",
         "degraded")
