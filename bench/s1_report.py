@@ -134,7 +134,7 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
         "Where each arm's CPU goes: ms per page by process (a gunicorn: its master and "
         "workers), over every round and concurrency.",
         _cpu_table(result),
-        "### Targets (issue 8)",
+        "### Targets",
         table(["target", "goal", "measured: median (min-max)", "result"], targets(result)),
         "### Machine",
         table(["fact", "value"], [[k, v] for k, v in facts]),
