@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
+.PHONY: load
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
@@ -82,6 +83,20 @@ bench-events: $(STAMP)
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]' \
 		|| echo "pika could not be installed: the RabbitMQ rows will be skipped" >&2
 	$(BIN)/python -m bench.events
+
+# Load for users: Locust's shoppers (bench/locustfile.py) headless against URL, then
+# Locust's summary. A platform started as usual has its rate limits on and the run meets
+# them (429s): start it with ZEROSHOP_RATE_LIMIT=off to load the platform, not its limits.
+# `make load URL=http://host:8080 USERS=50 DURATION=300` (seconds, the chaos default of 120
+# when unset; Locust's 5m also works); Locust itself is in the bench extra.
+URL ?= http://127.0.0.1:8080
+USERS ?= 20
+load: $(STAMP)
+	@$(BIN)/python -c 'import importlib.util, sys; sys.exit(not importlib.util.find_spec("locust"))' \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/locust -f bench/locustfile.py --headless --host $(URL) --users $(USERS) \
+		--spawn-rate $(USERS) --run-time $(DURATION) \
+		--only-summary
 
 clean:
 	rm -rf $(VENV) var
