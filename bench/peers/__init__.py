@@ -1,0 +1,1 @@
+"""What a typical user builds instead of ZeroShop, written honestly: Flask, SQLAlchemy, gunicorn."""
