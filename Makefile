@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events clean
-.PHONY: load
+.PHONY: load bench-cold-start bench-memory
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
@@ -77,12 +77,21 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.fanout
 	$(MAKE) --no-print-directory bench-events
+	$(MAKE) --no-print-directory bench-cold-start bench-memory
 
 bench-events: $(STAMP)
 	@$(BIN)/python -c 'import pika' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]' \
 		|| echo "pika could not be installed: the RabbitMQ rows will be skipped" >&2
 	$(BIN)/python -m bench.events
+
+# S4 cold start and S5 memory, against the same pricing lookup under gunicorn (the bench
+# extra): about five minutes and one minute. Options: $(BIN)/python -m bench.cold_start
+# --help, $(BIN)/python -m bench.memory --help
+bench-cold-start bench-memory: $(STAMP)
+	@$(BIN)/python -c 'import gunicorn' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.$(subst -,_,$(patsubst bench-%,%,$@))
 
 # Load for users: Locust's shoppers (bench/locustfile.py) headless against URL, then
 # Locust's summary. A platform started as usual has its rate limits on and the run meets
