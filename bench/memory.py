@@ -27,7 +27,15 @@ from pathlib import Path
 from shared import running
 from shared.catalog_seed import PRODUCT_COUNT
 
-from .cold_start import seeded_folder, start_peer, start_up, stopping, wait_http_ok
+from .cold_start import (
+    children_of,
+    interruptible,
+    seeded_folder,
+    start_peer,
+    start_up,
+    stopping,
+    wait_http_ok,
+)
 from .common import HttpSession, machine_facts, progress, table, write_section
 
 REPORT = Path("docs/BENCHMARKS.md")
@@ -59,14 +67,6 @@ def pss_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return None
-
-
-def children_of(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as listing:
-            return [int(p) for p in listing.read().split()]
-    except OSError:
-        return []
 
 
 def find_processes(command_name: str) -> list[int]:
@@ -273,6 +273,7 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
+    interruptible()
     text = run(args)
     write_section(args.report, "memory", text)
     progress(f"wrote the memory section of {args.report}")
