@@ -53,11 +53,12 @@ class Shopper(HttpUser):
             if response.status_code == 200:
                 self.categories = [c["name"] for c in response.json()["items"]]
         for category in self.categories[:3]:
-            self._learn(f"/api/products?category={category}&page_size=50")
+            self._learn(category)
 
-    def _learn(self, path: str) -> None:
+    def _learn(self, category: str) -> None:
         """Remember the product ids and name words of a listing (for pages and searches)."""
-        with self.client.get(path, name="/api/products?category", catch_response=True) as r:
+        with self.client.get("/api/products", params={"category": category, "page_size": 50},
+                             name="/api/products?category", catch_response=True) as r:
             if r.status_code != 200:
                 return
             for item in r.json()["items"]:
@@ -76,13 +77,14 @@ class Shopper(HttpUser):
         if not self.categories:
             return
         category = self.rng.choice(self.categories)
-        self.client.get(f"/api/products?category={category}&page={self.rng.randint(1, 3)}",
+        self.client.get("/api/products",
+                        params={"category": category, "page": self.rng.randint(1, 3)},
                         name="/api/products?category")
 
     @task(3)
     def search(self) -> None:
         word = self.rng.choice(self.words) if self.words else "a"
-        self.client.get(f"/api/products?q={word.lower()}", name="/api/products?q")
+        self.client.get("/api/products", params={"q": word.lower()}, name="/api/products?q")
 
     @task(1)
     def all_categories(self) -> None:
