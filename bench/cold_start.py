@@ -280,6 +280,9 @@ def run(args: argparse.Namespace) -> str:
         scratch = Path(folder)
         progress("seeding a pricing database for the one-service rounds")
         seeded = seeded_folder(scratch)
+        progress("warm-up: pricing and its peer once each, untimed (files in the page cache)")
+        service_start(seeded)
+        peer_start(seeded, args.workers)
         for number in range(1, args.rounds + 1):
             data = scratch / f"platform-{number}"
             data.mkdir()
@@ -331,7 +334,8 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
         "(bench/cold_start.py)",
         f"`.venv/bin/python -m bench.cold_start --rounds {args.rounds} --workers "
         f"{args.workers}`",
-        f"{args.rounds} rounds; in each, the platform twice (an empty scratch folder, then "
+        f"A warm-up start of pricing and of its peer, untimed, then {args.rounds} rounds; "
+        "in each, the platform twice (an empty scratch folder, then "
         "the same folder again), then pricing and its gunicorn peer, interleaved (each arm "
         "first in every other round), both on one seeded SQLite file. Milliseconds from "
         "spawning the process until it answered, and the CPU time its processes used until then "
