@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events bench-s1 clean
+.PHONY: load bench-cold-start bench-memory
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
@@ -69,7 +70,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks, not tests (real processes on loopback). Each rewrites only its own section of
-# docs/BENCHMARKS.md. `make bench`: all three, about seven minutes; `make bench-events`: the
+# docs/BENCHMARKS.md. `make bench`: all five, about thirteen minutes; `make bench-events`: the
 # event bus only, about 1.5 minutes (its RabbitMQ row wants RabbitMQ on 127.0.0.1:5672 and
 # pika, the `bench` extra; without them that row is skipped). Options:
 # $(BIN)/python -m bench.fanout --help, $(BIN)/python -m bench.events --help
@@ -77,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.fanout
 	$(MAKE) --no-print-directory bench-events
 	$(MAKE) --no-print-directory bench-s1
+	$(MAKE) --no-print-directory bench-cold-start bench-memory
 
 bench-events: $(STAMP)
 	@$(BIN)/python -c 'import pika' 2>/dev/null \
@@ -91,6 +93,28 @@ bench-s1: $(STAMP)
 	@$(BIN)/python -c 'import gunicorn, requests, matplotlib' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.page_vs_peers
+
+# S4 cold start and S5 memory, against the same pricing lookup under gunicorn (the bench
+# extra): about five minutes and one minute. Options: $(BIN)/python -m bench.cold_start
+# --help, $(BIN)/python -m bench.memory --help
+bench-cold-start bench-memory: $(STAMP)
+	@$(BIN)/python -c 'import gunicorn' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.$(subst -,_,$(patsubst bench-%,%,$@))
+
+# Load for users: Locust's shoppers (bench/locustfile.py) headless against URL, then
+# Locust's summary. A platform started as usual has its rate limits on and the run meets
+# them (429s): start it with ZEROSHOP_RATE_LIMIT=off to load the platform, not its limits.
+# `make load URL=http://host:8080 USERS=50 DURATION=300` (seconds, the chaos default of 120
+# when unset; Locust's 5m also works); Locust itself is in the bench extra.
+URL ?= http://127.0.0.1:8080
+USERS ?= 20
+load: $(STAMP)
+	@$(BIN)/python -c 'import importlib.util, sys; sys.exit(not importlib.util.find_spec("locust"))' \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/locust -f bench/locustfile.py --headless --host $(URL) --users $(USERS) \
+		--spawn-rate $(USERS) --run-time $(DURATION) \
+		--only-summary
 
 clean:
 	rm -rf $(VENV) var

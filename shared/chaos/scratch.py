@@ -68,14 +68,14 @@ def scratch_platform(environ: dict[str, str], postgres_url: str | None = None,
                 try:
                     _wait_ready(up, data, start_within_s)
                 except ScratchStartError:
-                    _stop(up)
+                    stop_gently(up)
                     if attempt == tries or "cannot bind" not in _log(data):
                         raise
                     continue
                 try:
                     yield data
                 finally:
-                    _stop(up)
+                    stop_gently(up)
                 return
 
 
@@ -98,7 +98,8 @@ def _wait_ready(up: subprocess.Popen[bytes], data: Path, within_s: float) -> Non
         time.sleep(0.1)
 
 
-def _stop(up: subprocess.Popen[bytes]) -> None:
+def stop_gently(up: subprocess.Popen[bytes]) -> None:
+    """SIGTERM and wait for a clean stop; SIGKILL after 30 s (bench/ stops this way too)."""
     up.send_signal(signal.SIGTERM)
     try:
         up.wait(30)
