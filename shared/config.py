@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from limits import parse
 from sqlalchemy import make_url
 
 # Default RPC ports, one per service (README lists them).
@@ -235,6 +234,8 @@ def _rate_limit_on(env: Mapping[str, str]) -> bool:
 
 def _rate(env: Mapping[str, str], key: str, default: str) -> str:
     """A rate such as `20/4 seconds` or `100 per second` (the `limits` package's notation)."""
+    from limits import parse  # here: only the gateway needs it, and it is a tenth of a
+    # service's start-up imports (docs/PERFORMANCE.md, cold start)
     value = env.get(key) or default
     try:
         parse(value)
