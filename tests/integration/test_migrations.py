@@ -7,6 +7,8 @@ process, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,14 @@ from sqlalchemy import Engine, MetaData, create_engine, inspect
 from shared.contracts import SERVICES
 from shared.db import make_engine
 from shared.events.models import EventsBase
-from shared.migrations import BASELINE, alembic_config, current_revision, history_of, migrate
+from shared.migrations import (
+    BASELINE,
+    alembic_config,
+    current_revision,
+    history_of,
+    migrate,
+    shipped_head,
+)
 
 from ..conftest import _backend
 from ..support import Platform
@@ -110,3 +119,22 @@ def test_a_new_database_is_migrated_by_the_service_and_a_restart_changes_nothing
     finally:
         engine.dispose()
 
+
+
+@pytest.mark.parametrize("service", ALL)
+def test_the_head_read_from_the_files_is_alembics(service: str) -> None:
+    assert shipped_head(service) == head_of(service)
+
+
+def test_a_start_at_the_newest_revision_does_not_import_alembic(tmp_path: Path) -> None:
+    """The usual start: one query says the schema is current, and Alembic stays unloaded
+    (a fifth of a service's start-up imports)."""
+    url = f"sqlite:///{tmp_path}/orders.db"
+    migrate(create_engine(url), "orders", "orders")  # made and migrated here, in this process
+    script = ("import sys; from shared.db import make_engine; "
+              "from shared.migrations import migrate; "
+              f"print(migrate(make_engine({url!r}), 'orders', 'orders'), "
+              "'alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.split() == [head_of("orders"), "False"], done.stdout + done.stderr
