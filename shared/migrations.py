@@ -15,6 +15,7 @@ its versions folder, which saves a fifth of a service's start-up imports.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +76,9 @@ def migrate(engine: Engine, service: str, baseline_table: str) -> str | None:
             return before  # at the newest revision already: nothing for Alembic to do
         from alembic import command
 
+        # Its INFO lines (plugins set up, the dialect) say nothing a user needs; our own
+        # line says which revision the schema went from and to.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         config = alembic_config(service, conn)
         if before is None and inspect(conn).has_table(baseline_table):
             command.stamp(config, BASELINE)
