@@ -122,9 +122,9 @@ class RpcClient:
             self._replicas[service] = replicas
         before = self._known.get(service, [])
         now = replicas.addresses()
-        for address in now:  # the server's name: its CURVE public key
-            self._service_of.setdefault(address, service)
-        if now is not before:  # a DNS name looked up again: close the gone pods' sockets
+        if now is not before:  # new, or a DNS name looked up again
+            for address in now:  # the server's name: its CURVE public key
+                self._service_of.setdefault(address, service)
             for address in set(before) - set(now):
                 sock = self._sockets.pop(address, None)
                 self._connecting_until.pop(address, None)

@@ -53,6 +53,7 @@ class Subscribers:
     def __init__(self, ctx: Context, endpoints: Mapping[str, str]) -> None:
         self._sockets: dict[zmq.Socket[bytes], str] = {}
         self._replicas: dict[zmq.Socket[bytes], tuple[Replicas, set[str]]] = {}
+        self._seen: dict[zmq.Socket[bytes], list[str]] = {}  # the addresses last connected
         self._poller = zmq.Poller()
         for name, endpoint in endpoints.items():
             sock = ctx.socket(zmq.SUB)
@@ -76,7 +77,11 @@ class Subscribers:
 
     def _connect(self, sock: zmq.Socket[bytes]) -> None:
         replicas, connected = self._replicas[sock]
-        now = set(replicas.addresses())
+        addresses = replicas.addresses()
+        if addresses is self._seen.get(sock):
+            return  # the same list as last time (a static one, or no new DNS answer yet)
+        self._seen[sock] = addresses
+        now = set(addresses)
         for address in now - connected:
             sock.connect(address)
         for address in connected - now:

@@ -104,6 +104,8 @@ class Breaker:
 
     def claim_probe(self, now: float) -> bool:
         """True for one caller per PROBE_INTERVAL_S while open: that caller sends the probe."""
+        if not self.open:  # the usual case, on every call: no lock needed to see it
+            return False
         with self.lock:
             if not self.open or now < self.probe_at:
                 return False

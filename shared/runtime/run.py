@@ -71,8 +71,9 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     sessions = sessionmaker(engine, expire_on_commit=False)
     with startup_lock(engine, service.name):
         before = migrate(engine, service.name, metadata.sorted_tables[0].name)
-        if before != current_revision(engine):
-            log.info("database schema: %s -> %s", before or "new", current_revision(engine))
+        now = current_revision(engine)
+        if before != now:
+            log.info("database schema: %s -> %s", before or "new", now)
         with unit_of_work(sessions) as db:
             if contract.publishes:
                 ensure_counter(db)
