@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench bench-events bench-s1 clean
-.PHONY: load bench-cold-start bench-memory
+.PHONY: run test chaos contract contracts-check contracts-snapshot contracts-docs lint bench clean
+.PHONY: load
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
 $(STAMP): pyproject.toml
@@ -69,49 +69,49 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Benchmarks, not tests (real processes on loopback). Each rewrites only its own section of
-# docs/BENCHMARKS.md. `make bench`: all five, about thirteen minutes; `make bench-events`: the
-# event bus only, about 1.5 minutes (its RabbitMQ row wants RabbitMQ on 127.0.0.1:5672 and
-# pika, the `bench` extra; without them that row is skipped). Options:
-# $(BIN)/python -m bench.fanout --help, $(BIN)/python -m bench.events --help
-bench: $(STAMP)
-	$(BIN)/python -m bench.fanout
-	$(MAKE) --no-print-directory bench-events
-	$(MAKE) --no-print-directory bench-s1
-	$(MAKE) --no-print-directory bench-cold-start bench-memory
+# Benchmarks, not tests: the scenarios S0-S5 of docs/BENCHMARKS.md, each one module of
+# bench/ against its baseline in the same run (real processes on loopback), each rewriting
+# only its own section of docs/BENCHMARKS.md and its plot docs/bench-sN.png. `make bench`
+# runs them all in order, about 25 minutes, saying which one runs; `make bench-s3` runs one.
+# They need the `bench` extra (pika for RabbitMQ, zeroapi, matplotlib, py-spy), installed
+# on first use. S3's baseline wants RabbitMQ on 127.0.0.1:5672 (guest/guest).
+# Options: $(BIN)/python -m bench.s0_rpc --help (and so on).
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCHES := s0 s1 s2 s3 s4 s5
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	@echo "installing the bench extra into $(VENV) ..."
+	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
 
-bench-events: $(STAMP)
-	@$(BIN)/python -c 'import pika' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]' \
-		|| echo "pika could not be installed: the RabbitMQ rows will be skipped" >&2
-	$(BIN)/python -m bench.events
+bench: $(BENCH_STAMP)
+	@n=0; for b in $(BENCHES); do n=$$((n + 1)); \
+		echo "== make bench: $$b ($$n of 6) =="; \
+		$(MAKE) --no-print-directory bench-$$b || exit $$?; done
+	@echo "== make bench: done; docs/BENCHMARKS.md and docs/bench-s*.png rewritten =="
 
-# S1: the product page over HTTP against the Flask + gunicorn peers of bench/peers/, about
-# four minutes; it writes the s1 section and docs/bench-s1.png. The peers need gunicorn,
-# requests and matplotlib, the `bench` extra.
-bench-s1: $(STAMP)
-	@$(BIN)/python -c 'import gunicorn, requests, matplotlib' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench.page_vs_peers
-
-# S4 cold start and S5 memory, against the same pricing lookup under gunicorn (the bench
-# extra): about five minutes and one minute. Options: $(BIN)/python -m bench.cold_start
-# --help, $(BIN)/python -m bench.memory --help
-bench-cold-start bench-memory: $(STAMP)
-	@$(BIN)/python -c 'import gunicorn' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench.$(subst -,_,$(patsubst bench-%,%,$@))
+.PHONY: $(addprefix bench-,$(BENCHES))
+bench-s0: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s0_rpc
+bench-s1: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s1_page
+	$(BIN)/python -m bench.s1_page.servers
+bench-s2: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s2_stragglers
+bench-s3: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s3_events
+bench-s4: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s4_cold_start
+bench-s5: $(BENCH_STAMP)
+	$(BIN)/python -m bench.s5_memory
 
 # Load for users: Locust's shoppers (bench/locustfile.py) headless against URL, then
 # Locust's summary. A platform started as usual has its rate limits on and the run meets
 # them (429s): start it with ZEROSHOP_RATE_LIMIT=off to load the platform, not its limits.
 # `make load URL=http://host:8080 USERS=50 DURATION=300` (seconds, the chaos default of 120
-# when unset; Locust's 5m also works); Locust itself is in the bench extra.
+# when unset; Locust's 5m also works); Locust is in the dev extra, with the tests.
 URL ?= http://127.0.0.1:8080
 USERS ?= 20
 load: $(STAMP)
-	@$(BIN)/python -c 'import importlib.util, sys; sys.exit(not importlib.util.find_spec("locust"))' \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/locust -f bench/locustfile.py --headless --host $(URL) --users $(USERS) \
 		--spawn-rate $(USERS) --run-time $(DURATION) \
 		--only-summary

@@ -1,7 +1,7 @@
 """The pricing lookup as its users would build it without ZeroShop: a Flask app with a
 SQLAlchemy model and a session per request, served by gunicorn's sync workers, reading the
 same SQLite file the pricing service uses (`PRICING_PEER_DATABASE_URL`). The baseline of
-the cold-start and memory benchmarks (bench/cold_start.py, bench/memory.py).
+the cold-start and memory benchmarks (bench/s4_cold_start.py, bench/s5_memory.py).
 
     PRICING_PEER_DATABASE_URL=sqlite:////path/to/pricing.db .venv/bin/gunicorn \\
         --workers 5 --bind 127.0.0.1:8000 bench.peers.pricing_gunicorn:app

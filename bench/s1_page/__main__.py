@@ -11,8 +11,8 @@ in an order that rotates, after a warm-up that opens every product once per arm.
 the `s1` section of docs/BENCHMARKS.md and a plot (docs/bench-s1.png). Progress on stderr.
 Nothing asserts on speed.
 
-    .venv/bin/python -m bench.page_vs_peers         # `make bench-s1`
-    .venv/bin/python -m bench.page_vs_peers --quick --output /tmp/b.md   # a smoke run
+    .venv/bin/python -m bench.s1_page         # `make bench-s1`
+    .venv/bin/python -m bench.s1_page --quick --output /tmp/b.md   # a smoke run
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from shared.catalog_seed import PRODUCT_COUNT
 from shared.config import PAGE_SERVICES
 from tests.support import Platform
 
-from . import closed_loop, s1_report
-from .common import (
+from ..common import (
     REPORT,
     HttpSession,
     OtherLoad,
@@ -43,7 +42,9 @@ from .common import (
     progress,
     write_section,
 )
-from .peers.processes import WORKERS, Peers
+from ..peers.processes import WORKERS, Peers
+from . import closed_loop
+from . import report as s1_report
 
 ZEROSHOP, UNCACHED = "ZeroShop", "ZeroShop, reply cache off"
 SEQUENTIAL, THREADS = "peers (a): in turn", "peers (b): thread pool"
@@ -55,8 +56,9 @@ VERSIONS = ("flask", "sqlalchemy", "uvicorn", "gunicorn", "requests", "msgspec")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.page_vs_peers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.s1_page", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, help="interleaved rounds (5)")
     parser.add_argument("--seconds", type=float,
                         help="timed seconds per arm, concurrency and round (3)")
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(argv: list[str]) -> str:
-    return " ".join([".venv/bin/python -m bench.page_vs_peers", *argv])
+    return " ".join([".venv/bin/python -m bench.s1_page", *argv])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """The gateway's HTTP server: uvicorn (today) against waitress (before), in the same run.
 
-    .venv/bin/python -m bench.http_server            # about three minutes
-    .venv/bin/python -m bench.http_server --quick --output /tmp/b.md
+    .venv/bin/python -m bench.s1_page.servers            # about three minutes
+    .venv/bin/python -m bench.s1_page.servers --quick --output /tmp/b.md
 
 Every service, the uvicorn gateway (`python -m gateway`) and the waitress gateway
-(bench/waitress_gateway.py, the same Flask app) run at once against the same services, so
+(bench/peers/waitress_gateway.py, the same Flask app) run at once against the same services, so
 the two servers are measured in interleaved rounds, the order flipped each round:
 
 1. product pages and /healthz, one keep-alive client: medians, and uvicorn / waitress;
@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from shared.catalog_seed import PRODUCT_COUNT
 from tests.support import Platform
 
-from .common import (
+from ..common import (
     REPORT,
     HttpSession,
     OtherLoad,
@@ -62,8 +62,9 @@ PAGE_TIMEOUT_S = 2.0
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.http_server", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.s1_page.servers", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, help="interleaved rounds of pages (8)")
     parser.add_argument("--requests", type=int, help="pages per server and round (100)")
     parser.add_argument("--half-open", type=int, nargs="+", help="K to hold (100 2000)")
@@ -221,7 +222,7 @@ def _epoch(iso: str) -> float:
 def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     shop = Platform(data, GATEWAY_MAX_EVENT_STREAMS=str(max(args.streams)))
     try:
-        waitress = shop.group.start("waitress", "bench.waitress_gateway", shop.env).endpoint
+        waitress = shop.group.start("waitress", "bench.peers.waitress_gateway", shop.env).endpoint
         urls = {"uvicorn": shop.url, "waitress": waitress}
         for url in urls.values():
             pages(url, 20, 0)  # warm both up
@@ -256,9 +257,10 @@ def render(result: dict[str, Any], command: str, facts: list[tuple[str, str]]) -
                             str(late), fmt_ms(s["pages_before"].median_ms),
                             fmt_ms(s["pages"].median_ms), str(s["failed"]), s["refused"]])
     return "\n\n".join([
-        "## The HTTP server: uvicorn against waitress (bench/http_server.py)",
+        "## S1, the gateway's HTTP server: uvicorn against waitress (bench/s1_page/servers.py)",
         f"Reproduce: `{command}`. Every service, the uvicorn gateway and the waitress gateway "
-        "(bench/waitress_gateway.py: the same Flask app under waitress, 8 threads, as before) "
+        "(bench/peers/waitress_gateway.py: the same Flask app under waitress, 8 threads, as "
+        "before) "
         "run at once, SQLite in a temporary folder; rounds interleave the two servers.",
         "### Machine",
         table(["fact", "value"], [[k, v] for k, v in facts]),
@@ -301,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     facts += [("load average at end (1/5/15 min)", load_average()),
               ("CPU used by other processes during the run", others.describe()),
               ("benchmark wall time", f"{time.monotonic() - started:.0f} s")]
-    command = " ".join([".venv/bin/python -m bench.http_server", *raw])
-    write_section(args.output, "http-server", render(result, command, facts))
+    command = " ".join([".venv/bin/python -m bench.s1_page.servers", *raw])
+    write_section(args.output, "s1-servers", render(result, command, facts))
     progress(f"done: wrote the http-server section of {args.output}")
     return 0
 

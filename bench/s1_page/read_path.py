@@ -8,7 +8,7 @@ sends the same pages to both, one after the other. Pages walk the 520 products i
 so after the first pass a cached platform answers from memory, as it would a shop's
 steady browsing; the first pass (every product new) is the cold case and is reported alone.
 
-    .venv/bin/python -m bench.read_path --pages 520 --rounds 5
+    .venv/bin/python -m bench.s1_page.read_path --pages 520 --rounds 5
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from shared.config import PAGE_SERVICES, loopback_env
 from shared.messaging import RpcClient, new_context
 from shared.supervisor import ProcessGroup
 
-from .common import cpu_seconds, page_calls, progress, table
+from ..common import cpu_seconds, page_calls, progress, table
 
 ARMS = {"cache on": "4096", "cache off": "0"}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.read_path", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.s1_page.read_path", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=PRODUCT_COUNT, help="pages per round")
     parser.add_argument("--rounds", type=int, default=5)
     return parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """What CurveZMQ costs: the product page and its five calls, plain and with CURVE on.
 
-    .venv/bin/python -m bench.curve [--pages 400] [--connects 40]
+    .venv/bin/python -m bench.feature_costs.curve [--pages 400] [--connects 40]
 
 Each mode starts the five page services and the gateway on free ports (CURVE: with keys
 from `zeroshop keys generate`, rate limits off in both), then measures from one client:
@@ -27,7 +27,8 @@ from shared.contracts import Health, NoParams
 from shared.messaging import Call, Keyring, RpcClient, new_context
 from tests.support import Platform
 
-from .common import (
+from ..common import (
+    REPORT,
     HttpSession,
     Summary,
     fmt_ms,
@@ -39,7 +40,6 @@ from .common import (
     write_section,
 )
 
-REPORT = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 MODES = ("plain", "CURVE")
 
 
@@ -88,8 +88,9 @@ def _measure(mode: str, keys_dir: Path, pages: int, connects: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.curve", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.feature_costs.curve", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=400, help="pages per mode and pass")
     parser.add_argument("--connects", type=int, default=40, help="new connections per pass")
     args = parser.parse_args(argv)
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
                      fmt_ratio(curve.median_ms, plain.median_ms)])
     text = "\n".join([
         "## CurveZMQ: what encryption costs", "",
-        f"`.venv/bin/python -m bench.curve`: one client, {args.pages} pages and "
+        f"`.venv/bin/python -m bench.feature_costs.curve`: one client, {args.pages} pages and "
         f"{args.connects} new connections per mode and pass, two passes (plain, CURVE, "
         f"CURVE, plain) pooled; times in ms; load average at start {load} (a shared "
         f"2-core machine).", "",

@@ -9,7 +9,7 @@ closed-loop clients (product pages through the gateway; prices from the peer), P
 every half second, the largest sample kept. Writes the `memory` section of
 docs/BENCHMARKS.md.
 
-    .venv/bin/python -m bench.memory --clients 16 --seconds 20
+    .venv/bin/python -m bench.s5_memory --clients 16 --seconds 20
 """
 
 from __future__ import annotations
@@ -27,7 +27,19 @@ from pathlib import Path
 from shared import running
 from shared.catalog_seed import PRODUCT_COUNT
 
-from .cold_start import (
+from .common import (
+    REPORT,
+    HttpSession,
+    machine_facts,
+    new_figure,
+    plot_path,
+    progress,
+    save_figure,
+    table,
+    verdict,
+    write_section,
+)
+from .s4_cold_start import (
     children_of,
     interruptible,
     seeded_folder,
@@ -36,9 +48,7 @@ from .cold_start import (
     stopping,
     wait_http_ok,
 )
-from .common import HttpSession, machine_facts, progress, table, write_section
 
-REPORT = Path("docs/BENCHMARKS.md")
 SAMPLE_S = 0.5
 MIB = 1024 * 1024
 TARGET_SERVICE_MIB = 60.0
@@ -46,14 +56,16 @@ TARGET_PLATFORM_MIB = 500.0
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.s5_memory", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16, help="closed-loop clients")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per arm")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
                         help="gunicorn workers of the peer (default: gunicorn's own advice, "
                              "2 x CPUs + 1)")
-    parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--output", type=Path, default=REPORT,
+                        help="the report to rewrite the s5 section of (and its plot beside it)")
     return parser.parse_args(argv)
 
 
@@ -199,7 +211,27 @@ def _mib(size: int | None) -> str:
 
 
 def _verdict(size: float, target_mib: float) -> str:
-    return "met" if size / MIB <= target_mib else "**missed**"
+    return verdict(size / MIB <= target_mib)
+
+
+def plot(rest: dict[str, int], peaks: Peaks, path: Path) -> None:
+    """PSS per ZeroShop process at rest and under load, beside the per-service target."""
+    figure, axes = new_figure(8, 4.2)
+    names = list(rest)
+    at = range(len(names))
+    axes.bar([x - 0.2 for x in at], [rest[n] / MIB for n in names], width=0.4, label="at rest")
+    axes.bar([x + 0.2 for x in at], [peaks.each.get(n, 0) / MIB for n in names], width=0.4,
+             label="under load")
+    axes.axhline(TARGET_SERVICE_MIB, color="red", linestyle="--", label="per-service target")
+    labels = ["supervisor" if n.startswith("zeroshop up") else n for n in names]
+    axes.set_xticks(list(at), labels, rotation=30, ha="right")
+    axes.set_ylim(0, TARGET_SERVICE_MIB * 1.35)  # room for the legend above the bars
+    axes.set_ylabel("PSS MiB")
+    axes.set_title(f"S5: memory per process (whole platform {peaks.total / MIB:.0f} MiB "
+                   f"under load, target {TARGET_PLATFORM_MIB:g} MiB)")
+    axes.grid(alpha=0.3, axis="y")
+    axes.legend(loc="upper left", ncols=3)
+    save_figure(figure, path)
 
 
 def run(args: argparse.Namespace) -> str:
@@ -208,6 +240,7 @@ def run(args: argparse.Namespace) -> str:
         scratch = Path(folder)
         rest, peaks, pages = measure_platform(scratch, args)
         peer_rest, peer_peaks, prices = measure_peer(scratch, args)
+    plot(rest, peaks, plot_path("s5", args.output))
     brokers = find_processes("beam.smp")
     broker = {f"beam.smp (pid {pid})": pss_bytes(pid) for pid in brokers}
     return _report(args, facts, (rest, peaks, pages), (peer_rest, peer_peaks, prices), broker)
@@ -240,9 +273,9 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
                    if broker else "RabbitMQ's broker (beam.smp) was not running on this "
                    "machine: no row for it.")
     return "\n\n".join([
-        "## S5 memory: PSS per process and for the whole platform (bench/memory.py)",
-        f"`.venv/bin/python -m bench.memory --clients {args.clients} --seconds "
-        f"{args.seconds:g} --workers {args.workers}`",
+        "## S5: memory, PSS per process and for the whole platform (bench/s5_memory.py)",
+        f"Reproduce: `make bench-s5` (or `.venv/bin/python -m bench.s5_memory --clients "
+        f"{args.clients} --seconds {args.seconds:g} --workers {args.workers}`)",
         "PSS from /proc/PID/smaps_rollup, in MiB: a page shared by n processes counts 1/n "
         "in each, so the rows add up to what the group really takes. At rest: right after "
         "the first good answer. Under load: the largest of samples taken every "
@@ -250,6 +283,7 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
         f"({pages} product pages through the gateway; {prices} prices from the peer).",
         table(["ZeroShop process", "at rest MiB", "under load MiB", "target <= 60 MiB "
                "per service, <= 500 MiB in all"], rows),
+        f"![S5: PSS per process]({plot_path('s5', args.output).name})",
         f"Per service at rest: median {_mib(int(statistics.median(service_sizes)))} MiB "
         f"(pricing {_mib(pricing)} MiB). Targets: per service "
         + (f"**missed** by {', '.join(missed)}" if missed else "met by every service")
@@ -275,8 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     interruptible()
     text = run(args)
-    write_section(args.report, "memory", text)
-    progress(f"wrote the memory section of {args.report}")
+    write_section(args.output, "s5", text)
+    progress(f"wrote the s5 section of {args.output} and {plot_path('s5', args.output)}")
 
 
 if __name__ == "__main__":

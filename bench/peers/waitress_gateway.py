@@ -1,5 +1,5 @@
 """The gateway's Flask app under waitress, as it was served before uvicorn (8 threads,
-waitress's defaults otherwise): the baseline of bench/http_server.py, never deployed.
+waitress's defaults otherwise): the baseline of bench/s1_page/servers.py, never deployed.
 
     python -m bench.waitress_gateway     # GATEWAY_PORT etc. as for `python -m gateway`
 """

@@ -5,7 +5,7 @@ long until the standby answered as active, until the next order was accepted, an
 answers were 503 meanwhile; at the end, every invariant of the chaos soak. Writes the
 `failover` section of docs/BENCHMARKS.md.
 
-    .venv/bin/python -m bench.failover --kills 10
+    .venv/bin/python -m bench.resilience.failover --kills 10
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from shared.contracts import Health, NoParams
 from shared.messaging import Call, Context, RpcClient, RpcError, new_context
 from shared.supervisor import ProcessGroup
 
-from .common import fmt_ms, machine_facts, progress, table, write_section
+from ..common import REPORT, fmt_ms, machine_facts, progress, table, write_section
 
-REPORT = Path("docs/BENCHMARKS.md")
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.failover", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.resilience.failover", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=10, help="active replicas to kill")
     parser.add_argument("--between", type=float, default=4.0,
                         help="seconds of ordering between kills")
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> str:
     lines = [f"| {v.invariant} | {'held' if v.held else 'BROKEN'} | {v.detail} |"
              for v in verdicts]
     return "\n\n".join([
-        "## Writer failover: the active orders replica killed (bench/failover.py)",
-        f"`.venv/bin/python -m bench.failover --kills {args.kills} --between "
+        "## Writer failover: the active orders replica killed (bench/resilience/failover.py)",
+        f"`.venv/bin/python -m bench.resilience.failover --kills {args.kills} --between "
         f"{args.between:g}`",
         "Two orders replicas on one PostgreSQL database behind the real gateway (the rest of "
         "the platform one replica each), two clients placing orders and retrying a 503 with "

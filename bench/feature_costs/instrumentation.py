@@ -6,7 +6,7 @@ the trace id's context variable set and reset, two clock reads, the method's his
 looked up and observed. Then a write (`place_order`-like cost is a commit: milliseconds)
 needs no measurement to see the share is smaller still.
 
-    .venv/bin/python -m bench.instrumentation --calls 20000 --rounds 5
+    .venv/bin/python -m bench.feature_costs.instrumentation --calls 20000 --rounds 5
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ def _round_trip(calls: int, sessions: sessionmaker) -> float:  # type: ignore[ty
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.instrumentation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.feature_costs.instrumentation", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)

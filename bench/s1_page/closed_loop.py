@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from shared.catalog_seed import PRODUCT_COUNT
 
-from .common import HttpSession, cpu_seconds
+from ..common import HttpSession, cpu_seconds
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""S1's figures, targets, Markdown section and plot, from the loads bench/page_vs_peers.py
+"""S1's figures, targets, Markdown section and plot, from the loads bench/s1_page/
 measured."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..common import Summary, fmt_ms, new_figure, save_figure, spread, table, verdict
 from .closed_loop import Load
-from .common import Summary, fmt_ms, table
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,6 @@ class Result:
                 for o, t in zip(ours, theirs, strict=True) if o.latencies and t.latencies]
 
 
-def spread(ratios: list[float]) -> str:
-    """'median x (min-max)' of per-round ratios."""
-    if not ratios:
-        return "n/a"
-    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
-
-
-def _verdict(met: bool) -> str:
-    return "**met**" if met else "**missed**"
-
-
 def targets(result: Result) -> list[list[str]]:
     """The issue's targets for S1, each with its measured value and met or missed."""
     zeroshop, sequential, threads = result.arms[0], result.sequential, result.threads
@@ -76,10 +65,10 @@ def targets(result: Result) -> list[list[str]]:
              result.p50_ratios(sequential, first), 5.0),
             (f"pages/s vs {threads}, c={last}", result.throughput_ratios(threads, last), 4.0)):
         met = bool(ratios) and statistics.median(ratios) >= goal
-        rows.append([what, f">= {goal:g}x", spread(ratios), _verdict(met)])
+        rows.append([what, f">= {goal:g}x", spread(ratios), verdict(met)])
     worst = max(result.pooled(zeroshop, c)[2] for c in result.concurrency)
     rows.append([f"{zeroshop} CPU per page, all its processes (worst concurrency)", "<= 3 ms",
-                 f"{fmt_ms(worst)} ms", _verdict(worst <= 3.0)])
+                 f"{fmt_ms(worst)} ms", verdict(worst <= 3.0)])
     return rows
 
 
@@ -101,7 +90,7 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
     plot_link = os.path.relpath(plot_path, report_path.parent)
     return "\n\n".join([
         "## S1: the product page over HTTP against Flask + gunicorn peers "
-        "(bench/page_vs_peers.py)",
+        "(bench/s1_page/)",
         f"Reproduce: `{command}` (`make bench-s1`). Four arms on this one machine, real "
         "processes on loopback, each over its own SQLite files seeded with the same demo "
         f"catalog: **{zeroshop}** (its gateway under uvicorn, the five services over "
@@ -155,12 +144,7 @@ def _cpu_table(result: Result) -> str:
 
 def plot(result: Result, path: Path) -> None:
     """pages/s against concurrency, one line per arm (per-round median, min-max bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # a file, no display
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(7, 4.2), dpi=110)
+    figure, axes = new_figure()
     for arm in result.arms:
         per_round = [[r.per_second for r in result.loads[(arm, c)]] for c in result.concurrency]
         middle = [statistics.median(v) for v in per_round]
@@ -176,7 +160,4 @@ def plot(result: Result, path: Path) -> None:
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    pyplot.close(figure)
+    save_figure(figure, path)

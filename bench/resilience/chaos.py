@@ -5,7 +5,7 @@ docs/BENCHMARKS.md: one row per run, and how many runs in a row held everything.
 
 Not a speed benchmark: it counts what the platform survived. About (duration + 35 s) per run.
 
-    .venv/bin/python -m bench.chaos --runs 10 --duration 60
+    .venv/bin/python -m bench.resilience.chaos --runs 10 --duration 60
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import machine_facts, progress, table, write_section
+from ..common import REPORT, machine_facts, progress, table, write_section
 
-REPORT = Path("docs/BENCHMARKS.md")
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.resilience.chaos", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10, help="runs per database")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per run")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between faults")
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             held[database] += bool(report["held"])
             progress(f"{database} run {number}: {rows[-1][-1]} ({rows[-1][4]} orders)"
                      + (f"\n{report['error']}" if "error" in report else ""))
-    command = (f".venv/bin/python -m bench.chaos --runs {args.runs} --duration "
+    command = (f".venv/bin/python -m bench.resilience.chaos --runs {args.runs} --duration "
                f"{args.duration:g} --interval {args.interval:g} --databases {args.databases}")
     text = "\n".join([
         "## Chaos soak: random kills and freezes under load",
