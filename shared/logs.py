@@ -11,11 +11,12 @@ any logger, carries it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
 import re
 import sys
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,27 @@ def sane_trace(given: str | None) -> str:
     """`given` if it is a sane request id, else a new one (32 hex digits)."""
     if given and SANE_TRACE.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return new_trace()
+
+
+# A new id is this process's random prefix and a counter: unique across processes and
+# replicas without an os.urandom call per request (uuid4 per page was 8% of the gateway's
+# CPU). Ids need not be secret, only unique; a forked child draws a prefix of its own.
+_trace_prefix = os.urandom(8).hex()
+_trace_counter = itertools.count(1)
+
+
+def new_trace() -> str:
+    """A fresh request id: 32 hex digits, never the same twice in or across processes."""
+    return f"{_trace_prefix}{next(_trace_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _new_trace_prefix() -> None:
+    global _trace_prefix, _trace_counter
+    _trace_prefix, _trace_counter = os.urandom(8).hex(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_trace_prefix)
 
 
 @contextmanager

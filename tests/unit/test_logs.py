@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,20 @@ class TestRequestIds:
         made = logs.sane_trace(given)
         assert made != given and len(made) == 32 and logs.SANE_TRACE.fullmatch(made)
         assert logs.sane_trace(given) != made  # new each time
+
+    def test_new_ids_are_unique_across_threads_and_a_forked_child(self) -> None:
+        with ThreadPoolExecutor(4) as pool:
+            made = list(pool.map(lambda _: logs.new_trace(), range(2000)))
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child writes ids of its own and leaves at once
+            os.write(write, "".join(logs.new_trace() for _ in range(50)).encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(child, 0)
+        with os.fdopen(read) as pipe:
+            text = pipe.read()
+        made += [text[i:i + 32] for i in range(0, len(text), 32)]
+        assert len(made) == 2050 and len(set(made)) == 2050
+        assert all(len(t) == 32 and logs.SANE_TRACE.fullmatch(t) for t in made)
+        assert len({t[:16] for t in made}) == 2  # a prefix per process
