@@ -74,11 +74,12 @@ def migrate(engine: Engine, service: str, baseline_table: str) -> str | None:
         before = _stored_revision(conn)
         if before is not None and before == shipped_head(service):
             return before  # at the newest revision already: nothing for Alembic to do
+        # Its INFO lines (plugins set up, the dialect) say nothing a user needs; our own
+        # line says which revision the schema went from and to. Set before the import,
+        # which already sets its plugins up.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         from alembic import command
 
-        # Its INFO lines (plugins set up, the dialect) say nothing a user needs; our own
-        # line says which revision the schema went from and to.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
         config = alembic_config(service, conn)
         if before is None and inspect(conn).has_table(baseline_table):
             command.stamp(config, BASELINE)

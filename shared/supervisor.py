@@ -3,7 +3,9 @@
 
 A child prints one JSON line `{"event": "ready", "service", "endpoint"}` on stdout when it
 listens; logs go to stderr. Children die with their supervisor (PR_SET_PDEATHSIG on Linux),
-so even a killed supervisor leaves no orphans.
+so even a killed supervisor leaves no orphans. A group made with `fork=True` (`zeroshop up`)
+forks its children from a warm interpreter (shared/forkserver.py) instead of starting a new
+one for each; the tests start theirs as new interpreters, as a user's `python -m` would.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Protocol
 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """SIGTERM this process when its parent exits (Linux; nothing elsewhere)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -32,10 +35,23 @@ class StartError(RuntimeError):
     pass
 
 
+class ChildProcess(Protocol):
+    """What the supervisor asks of a child: a subprocess.Popen, or a forked process."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def kill(self) -> None: ...
+
+
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen[str]
+    process: ChildProcess
     endpoint: str = ""
     events_endpoint: str = ""
     _ready: queue.Queue[dict[str, str]] = field(default_factory=queue.Queue)
@@ -65,8 +81,9 @@ def _pump(stream: IO[str], ready: queue.Queue[dict[str, str]]) -> None:
 
 
 class ProcessGroup:
-    def __init__(self) -> None:
+    def __init__(self, fork: bool = False) -> None:
         self.children: dict[str, Child] = {}
+        self.fork = fork
 
     def start(self, name: str, module: str, env: Mapping[str, str],
               timeout: float = 30.0, stderr: IO[str] | int | None = None) -> Child:
@@ -89,14 +106,22 @@ class ProcessGroup:
     def spawn(self, name: str, module: str, env: Mapping[str, str],
               stderr: IO[str] | int | None = None) -> Child:
         """Start `python -m module` without waiting (see wait_ready)."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", module], env=dict(env), stdout=subprocess.PIPE,
-            stderr=stderr, text=True, preexec_fn=_die_with_parent,
-        )
+        process: ChildProcess
+        if self.fork:
+            from . import forkserver  # imported here: most groups never fork
+
+            forked = forkserver.fork(module, env, stderr, die_with_parent)
+            process, stdout = forked, forked.stdout
+        else:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", module], env=dict(env), stdout=subprocess.PIPE,
+                stderr=stderr, text=True, preexec_fn=die_with_parent,
+            )
+            assert popen.stdout is not None
+            process, stdout = popen, popen.stdout
         child = Child(name, process)
         self.children[name] = child
-        assert process.stdout is not None
-        threading.Thread(target=_pump, args=(process.stdout, child._ready), daemon=True).start()
+        threading.Thread(target=_pump, args=(stdout, child._ready), daemon=True).start()
         return child
 
     def _wait_ready(self, child: Child, end: float, timeout: float) -> None:

@@ -2,4 +2,7 @@
 
 from . import main
 
-main()
+# Guarded: a process forked by `zeroshop up` (shared/forkserver.py) imports the supervisor's
+# main module again, and must not run the command a second time.
+if __name__ == "__main__":
+    main()
