@@ -26,6 +26,7 @@ from pathlib import Path
 
 from shared import running
 from shared.catalog_seed import PRODUCT_COUNT
+from shared.config import ALL_SERVICES
 
 from .common import (
     REPORT,
@@ -41,6 +42,7 @@ from .common import (
 )
 from .s4_cold_start import (
     children_of,
+    descendants_of,
     interruptible,
     seeded_folder,
     start_peer,
@@ -185,7 +187,25 @@ def measure_platform(scratch: Path, args: argparse.Namespace
         assert state is not None, "zeroshop up wrote no state file"
         pids = {"zeroshop up (supervisor)": up.pid,
                 **{name: p.pid for name, p in state.processes.items()}}
+        # The fork server (its children's shared pages are split with it) and
+        # multiprocessing's resource tracker belong to the platform too.
+        known = set(pids.values())
+        helpers = [pid for pid in descendants_of(up.pid) if pid not in known]
+        for pid in helpers:
+            pids[_helper_name(pid)] = pid
         return rest_then_load("platform", pids, url, _page, args)
+
+
+def _helper_name(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return f"helper (pid {pid})"
+    for module, name in ((b"multiprocessing.forkserver", "fork server"),
+                         (b"multiprocessing.resource_tracker", "resource tracker")):
+        if module in command:
+            return name
+    return f"helper (pid {pid})"
 
 
 def measure_peer(scratch: Path, args: argparse.Namespace) -> tuple[dict[str, int], Peaks, int]:
@@ -251,7 +271,7 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
             peer: tuple[dict[str, int], Peaks, int], broker: dict[str, int | None]) -> str:
     rest, peaks, pages = platform
     peer_rest, peer_peaks, prices = peer
-    services = [n for n in rest if n not in ("gateway", "zeroshop up (supervisor)")]
+    services = [n for n in rest if n in ALL_SERVICES]
     rows = [[name, _mib(rest[name]), _mib(peaks.each.get(name)),
              _verdict(max(rest[name], peaks.each.get(name, 0)), TARGET_SERVICE_MIB)
              if name in services else "-"] for name in rest]
@@ -277,7 +297,9 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
         f"Reproduce: `make bench-s5` (or `.venv/bin/python -m bench.s5_memory --clients "
         f"{args.clients} --seconds {args.seconds:g} --workers {args.workers}`)",
         "PSS from /proc/PID/smaps_rollup, in MiB: a page shared by n processes counts 1/n "
-        "in each, so the rows add up to what the group really takes. At rest: right after "
+        "in each, so the rows add up to what the group really takes. `zeroshop up` forks "
+        "its processes from one fork server that imported the common stack, so those pages "
+        "are shared copy-on-write (the fork server's row holds its share). At rest: right after "
         "the first good answer. Under load: the largest of samples taken every "
         f"{SAMPLE_S:g} s while {args.clients} closed-loop clients ran for {args.seconds:g} s "
         f"({pages} product pages through the gateway; {prices} prices from the peer).",
