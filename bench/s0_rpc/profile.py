@@ -1,0 +1,156 @@
+"""Where a missed target's time goes: the client's wall time by layer (cProfile, in this
+process) and each server process's busy time by layer (py-spy, sampling from outside),
+while the arm runs a few more seconds after the timed rounds."""
+
+from __future__ import annotations
+
+import cProfile
+import itertools
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..common import table
+from .measure import Arm
+
+# The first match names a frame's layer; a stack's time goes to its innermost named frame.
+# pyzmq is split by what the call does: a send hands the frame to libzmq's I/O thread (and
+# wakes it), a poll waits for the peer, and zmq.Again is raised by every empty NOBLOCK recv.
+LAYERS = (
+    ("zmq", "poll", "waiting in zmq poll (for the peer, the loopback and the I/O threads)"),
+    ("zmq", "send", "zmq send (hands the frame to libzmq's I/O thread)"),
+    ("zmq", "recv", "zmq recv"),
+    ("zmq", "", "pyzmq, other (socket options, zmq.Again raised and caught)"),
+    ("sqlalchemy", "", "SQLAlchemy and sqlite3"),
+    ("sqlite3", "", "SQLAlchemy and sqlite3"),
+    ("msgspec", "", "msgspec encode/decode"),
+    ("prometheus_client", "", "metrics (prometheus_client)"),
+    ("shared/messaging/client", "", "RpcClient bookkeeping (shared/messaging/client.py)"),
+    ("shared/messaging", "", "ZeroShop messaging (codec, server loop, replicas)"),
+    ("shared/runtime", "", "service runtime (dispatch, reply cache)"),
+    ("shared/db", "", "unit of work (shared/db.py)"),
+    ("services/", "", "the service's handler"),
+    ("otel", "", "tracing hooks"),
+    ("logging", "", "logging"),
+    ("bench/", "", "the benchmark's own loop"),
+)
+OTHER = "other Python (stdlib, interpreter)"
+SAMPLE_RATE = 250  # py-spy samples per second per process
+
+
+def layer_of(frame: str) -> str | None:
+    """A cProfile entry ("path function") or a py-spy frame ("function (path:line)")."""
+    lowered = frame.lower()
+    return next((name for where, what, name in LAYERS if where in lowered and what in lowered),
+                None)
+
+
+@dataclass(frozen=True)
+class Profile:
+    target: str
+    arm: str
+    summary: str  # the measured split of one operation's time, in words
+    client: list[tuple[str, float]]  # (layer, share of the client's wall time)
+    servers: dict[str, list[tuple[str, float]]]  # by process: (layer, share of its busy time)
+
+    def render(self) -> str:
+        parts = [f"**{self.target}** (missed). {self.summary}",
+                 f"The client ({self.arm}), cProfile: share of its wall time by layer.",
+                 table(["layer", "share"], _rows(self.client))]
+        if self.servers:
+            for name, layers in self.servers.items():
+                parts += [f"{name}, py-spy: share of its busy samples by layer.",
+                          table(["layer", "share"], _rows(layers))]
+        else:
+            parts.append("py-spy could not sample the servers here (not installed, or "
+                         "ptrace refused), so only the client is broken down.")
+        return "\n\n".join(parts)
+
+
+def _rows(layers: Sequence[tuple[str, float]]) -> list[list[str]]:
+    return [[name, f"{share:.0%}"] for name, share in layers if share >= 0.01]
+
+
+def _shares(counts: Counter[str]) -> list[tuple[str, float]]:
+    total = sum(counts.values()) or 1
+    return [(name, count / total) for name, count in counts.most_common()]
+
+
+def client_layers(arm: Arm, ids: Sequence[int], seconds: float) -> list[tuple[str, float]]:
+    """Run the arm for `seconds` under cProfile; each function's own time goes to its layer."""
+    profiler = cProfile.Profile()
+    end = time.monotonic() + seconds
+    profiler.enable()
+    for product_id in itertools.cycle(ids):
+        arm.run_one(product_id)
+        if time.monotonic() >= end:
+            break
+    profiler.disable()
+    counts: Counter[str] = Counter()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in stats.items():
+        counts[layer_of(f"{filename} {function}") or OTHER] += own
+    return _shares(counts)
+
+
+def profile_arm(target: str, arm: Arm, ids: Sequence[int], seconds: float,
+                summary: str) -> Profile:
+    """py-spy on every server process of the arm while cProfile watches the client."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    with tempfile.TemporaryDirectory(prefix="zeroshop-s0-spy-") as folder:
+        samplers = {name: _start_sampler(spy, pid, seconds, Path(folder) / f"{index}.txt")
+                    for index, (name, pid) in enumerate(arm.pids.items())}
+        client = client_layers(arm, ids, seconds)
+        servers = {name: _finish_sampler(*sampler) for name, sampler in samplers.items()
+                   if sampler is not None}
+    return Profile(target, arm.name, summary, client,
+                   {name: layers for name, layers in servers.items() if layers})
+
+
+def _start_sampler(spy: str, pid: int, seconds: float,
+                   out: Path) -> tuple[subprocess.Popen[bytes], Path] | None:
+    if not Path(spy).exists():
+        return None
+    command = [spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+               "--rate", str(SAMPLE_RATE), "--nonblocking", "--format", "raw", "-o", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def _finish_sampler(process: subprocess.Popen[bytes], out: Path) -> list[tuple[str, float]]:
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return []
+    return stack_layers(out.read_text() if out.exists() else "")
+
+
+def stack_layers(collapsed: str) -> list[tuple[str, float]]:
+    """py-spy's raw output ("frame;frame;... count" per line): each sample's count goes to
+    the layer of its innermost frame that has one."""
+    counts: Counter[str] = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        layer = next((found for frame in reversed(frames) if (found := layer_of(frame))), OTHER)
+        counts[layer] += int(count)
+    return _shares(counts)
+
+
+def cpu_summary(p50_us: float, cpu_us: Mapping[str, float], client: str) -> str:
+    """One operation's p50 beside the CPU its processes used for it, in words."""
+    servers = {name: us for name, us in cpu_us.items() if name != client}
+    busy = sum(cpu_us.values())
+    listed = ", ".join(f"{name} {us:.0f} us" for name, us in servers.items())
+    return (f"Its p50 is {p50_us:.0f} us; per operation the client used {cpu_us[client]:.0f} us "
+            f"of CPU and the servers {listed} (all together {busy:.0f} us of CPU).")
