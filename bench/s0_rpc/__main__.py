@@ -214,14 +214,16 @@ def _profile_misses(result: report.Result, arms: Sequence[Arm],
     by_name = {arm.name: arm for arm in arms}
     ids = [random.Random(args.seed).randint(1, PRODUCT_COUNT) for _ in range(500)]
     found = []
-    for target, arm_name, part in zip(
-            report.targets(result), (SHIPPED, UNCACHED, GATHER),
+    for target, arm_name, baseline, part in zip(
+            report.targets(result), (SHIPPED, UNCACHED, GATHER), (ZERO, ZERO, BARE),
             (result.round_trip, result.round_trip, result.page), strict=True):
         if target.met:
             continue
         progress(f"profiling {arm_name} for {args.profile_seconds:g} s (missed: {target.what})")
-        p50_us = percentile(part.latencies(arm_name), 50) * 1e6
-        summary = profile.cpu_summary(p50_us, part.cpu_us(arm_name), CLIENT)
+        names = (arm_name, baseline)
+        summary = profile.cpu_summary(
+            arm_name, baseline, {n: percentile(part.latencies(n), 50) * 1e6 for n in names},
+            {n: part.cpu_us(n) for n in names}, CLIENT)
         found.append(profile.profile_arm(target.what, by_name[arm_name], ids,
                                          args.profile_seconds, summary))
     return found
@@ -251,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
               ("CPU used by other processes during the run", others.describe()),
               ("benchmark wall time", f"{elapsed:.0f} s")]
     png = plot_path("s0", args.output)
+    progress(f"drawing {png}")
     report.plot(result, png)
     command = " ".join([".venv/bin/python -m bench.s0_rpc", *raw])
     write_section(args.output, "s0", report.render(result, command, facts, png, args.output))

@@ -23,8 +23,9 @@ from .measure import Arm
 # The first match names a frame's layer; a stack's time goes to its innermost named frame.
 # pyzmq is split by what the call does: a send hands the frame to libzmq's I/O thread (and
 # wakes it), a poll waits for the peer, and zmq.Again is raised by every empty NOBLOCK recv.
+WAITING = "waiting in zmq poll (for the peer, the loopback and the I/O threads)"
 LAYERS = (
-    ("zmq", "poll", "waiting in zmq poll (for the peer, the loopback and the I/O threads)"),
+    ("zmq", "poll", WAITING),
     ("zmq", "send", "zmq send (hands the frame to libzmq's I/O thread)"),
     ("zmq", "recv", "zmq recv"),
     ("zmq", "", "pyzmq, other (socket options, zmq.Again raised and caught)"),
@@ -66,7 +67,8 @@ class Profile:
                  table(["layer", "share"], _rows(self.client))]
         if self.servers:
             for name, layers in self.servers.items():
-                parts += [f"{name}, py-spy: share of its busy samples by layer.",
+                parts += [f"{name}, py-spy: share of its samples by layer, its wait for "
+                          "the next request left out.",
                           table(["layer", "share"], _rows(layers))]
         else:
             parts.append("py-spy could not sample the servers here (not installed, or "
@@ -135,7 +137,8 @@ def _finish_sampler(process: subprocess.Popen[bytes], out: Path) -> list[tuple[s
 
 def stack_layers(collapsed: str) -> list[tuple[str, float]]:
     """py-spy's raw output ("frame;frame;... count" per line): each sample's count goes to
-    the layer of its innermost frame that has one."""
+    the layer of its innermost frame that has one. A server waiting for its next request
+    in zmq poll is not busy (py-spy does not always see that wait as idle): left out."""
     counts: Counter[str] = Counter()
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -143,14 +146,16 @@ def stack_layers(collapsed: str) -> list[tuple[str, float]]:
             continue
         frames = stack.split(";")
         layer = next((found for frame in reversed(frames) if (found := layer_of(frame))), OTHER)
-        counts[layer] += int(count)
+        if layer != WAITING:
+            counts[layer] += int(count)
     return _shares(counts)
 
 
-def cpu_summary(p50_us: float, cpu_us: Mapping[str, float], client: str) -> str:
-    """One operation's p50 beside the CPU its processes used for it, in words."""
-    servers = {name: us for name, us in cpu_us.items() if name != client}
-    busy = sum(cpu_us.values())
-    listed = ", ".join(f"{name} {us:.0f} us" for name, us in servers.items())
-    return (f"Its p50 is {p50_us:.0f} us; per operation the client used {cpu_us[client]:.0f} us "
-            f"of CPU and the servers {listed} (all together {busy:.0f} us of CPU).")
+def cpu_summary(arm: str, baseline: str, p50_us: Mapping[str, float],
+                cpu_us: Mapping[str, Mapping[str, float]], client: str) -> str:
+    """The arm's and its baseline's p50 beside the CPU their processes used, in words."""
+    def split(name: str) -> str:
+        servers = sum(us for process, us in cpu_us[name].items() if process != client)
+        return (f"p50 {p50_us[name]:.0f} us, CPU per operation {cpu_us[name][client]:.0f} us "
+                f"in the client and {servers:.0f} us in the servers")
+    return f"{arm}: {split(arm)}; {baseline}: {split(baseline)}."

@@ -185,7 +185,13 @@ def _cdf(axes: Any, part: Part, scale: float, unit: str, title: str) -> None:
         # Up to p99.9: the last few calls of a noisy machine would squash the curves.
         shown = ordered[:max(1, int(len(ordered) * 0.999))]
         axes.plot(shown, [(i + 1) / len(ordered) for i in range(len(shown))], label=arm)
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
     axes.set_xscale("log")
+    # Plain numbers at 1, 2 and 5 of each decade; no crowded minor labels.
+    axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.xaxis.set_major_formatter(ScalarFormatter())
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel(f"{unit} (log scale)")
     axes.set_ylabel("fraction of calls at or below" if "call" in unit else
                     "fraction of pages at or below")
