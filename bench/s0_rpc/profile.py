@@ -43,6 +43,7 @@ LAYERS = (
     ("bench/", "", "the benchmark's own loop"),
 )
 OTHER = "other Python (stdlib, interpreter)"
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE_RATE = 250  # py-spy samples per second per process
 
 
@@ -59,12 +60,18 @@ class Profile:
     arm: str
     summary: str  # the measured split of one operation's time, in words
     client: list[tuple[str, float]]  # (layer, share of the client's wall time)
+    top: list[tuple[str, float, float]]  # the client's costliest functions: (name, share,
+    # calls per operation)
     servers: dict[str, list[tuple[str, float]]]  # by process: (layer, share of its busy time)
 
     def render(self) -> str:
         parts = [f"**{self.target}** (missed). {self.summary}",
                  f"The client ({self.arm}), cProfile: share of its wall time by layer.",
-                 table(["layer", "share"], _rows(self.client))]
+                 table(["layer", "share"], _rows(self.client)),
+                 "Its costliest functions by own time:",
+                 table(["function", "share of wall time", "calls per operation"],
+                       [[f"`{name}`", f"{share:.0%}", f"{calls:.1f}"]
+                        for name, share, calls in self.top])]
         if self.servers:
             for name, layers in self.servers.items():
                 parts += [f"{name}, py-spy: share of its samples by layer, its wait for "
@@ -85,21 +92,39 @@ def _shares(counts: Counter[str]) -> list[tuple[str, float]]:
     return [(name, count / total) for name, count in counts.most_common()]
 
 
-def client_layers(arm: Arm, ids: Sequence[int], seconds: float) -> list[tuple[str, float]]:
-    """Run the arm for `seconds` under cProfile; each function's own time goes to its layer."""
+def client_layers(arm: Arm, ids: Sequence[int], seconds: float) -> tuple[
+        list[tuple[str, float]], list[tuple[str, float, float]]]:
+    """Run the arm for `seconds` under cProfile: each function's own time goes to its layer;
+    also the five costliest functions, with how often one operation calls them."""
     profiler = cProfile.Profile()
+    operations = 0
     end = time.monotonic() + seconds
     profiler.enable()
     for product_id in itertools.cycle(ids):
         arm.run_one(product_id)
+        operations += 1
         if time.monotonic() >= end:
             break
     profiler.disable()
     counts: Counter[str] = Counter()
+    functions = []
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in stats.items():
+    for (filename, line, function), (_cc, calls, own, _cum, _callers) in stats.items():
         counts[layer_of(f"{filename} {function}") or OTHER] += own
-    return _shares(counts)
+        functions.append((own, f"{_short(filename)}:{line} {function}", calls))
+    total = sum(counts.values()) or 1
+    top = [(name, own / total, calls / operations)
+           for own, name, calls in sorted(functions, reverse=True)[:5]]
+    return _shares(counts), top
+
+
+def _short(filename: str) -> str:
+    """A profiled file as a reader finds it: relative to the repository or site-packages."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1]
+    if filename.startswith(str(REPO)):
+        return str(Path(filename).relative_to(REPO))
+    return Path(filename).name if filename.startswith("/") else filename
 
 
 def profile_arm(target: str, arm: Arm, ids: Sequence[int], seconds: float,
@@ -109,10 +134,10 @@ def profile_arm(target: str, arm: Arm, ids: Sequence[int], seconds: float,
     with tempfile.TemporaryDirectory(prefix="zeroshop-s0-spy-") as folder:
         samplers = {name: _start_sampler(spy, pid, seconds, Path(folder) / f"{index}.txt")
                     for index, (name, pid) in enumerate(arm.pids.items())}
-        client = client_layers(arm, ids, seconds)
+        client, top = client_layers(arm, ids, seconds)
         servers = {name: _finish_sampler(*sampler) for name, sampler in samplers.items()
                    if sampler is not None}
-    return Profile(target, arm.name, summary, client,
+    return Profile(target, arm.name, summary, client, top,
                    {name: layers for name, layers in servers.items() if layers})
 
 
