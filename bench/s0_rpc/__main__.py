@@ -47,7 +47,7 @@ SHIPPED, UNCACHED = "ZeroShop, as shipped (reply cache on)", "ZeroShop, reply ca
 ZERO = "Zero (zeroapi)"
 GATHER, SEQUENTIAL = "ZeroShop: gather of 5", "ZeroShop: 5 in turn"
 BARE = "bare pyzmq 5-way fan-out"
-DEFAULTS = {"rounds": 10, "calls": 2000, "page_rounds": 10, "pages": 1000,
+DEFAULTS = {"rounds": 12, "calls": 2000, "page_rounds": 12, "pages": 1200,
             "profile_seconds": 3.0, "seed": 1}
 QUICK = {"rounds": 2, "calls": 200, "page_rounds": 2, "pages": 50, "profile_seconds": 1.0}
 VERSIONS = ("zeroapi", "msgspec", "sqlalchemy")
@@ -56,10 +56,10 @@ VERSIONS = ("zeroapi", "msgspec", "sqlalchemy")
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.s0_rpc", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, help="round-trip rounds (10)")
+    parser.add_argument("--rounds", type=int, help="round-trip rounds (12)")
     parser.add_argument("--calls", type=int, help="calls per arm and round-trip round (2000)")
-    parser.add_argument("--page-rounds", type=int, help="page rounds (10)")
-    parser.add_argument("--pages", type=int, help="pages per arm and page round (1000)")
+    parser.add_argument("--page-rounds", type=int, help="page rounds (12)")
+    parser.add_argument("--pages", type=int, help="pages per arm and page round (1200)")
     parser.add_argument("--profile-seconds", type=float,
                         help="how long each missed target's arm is profiled (3)")
     parser.add_argument("--seed", type=int, help="of the random product ids (1)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import cProfile
 import itertools
+import os
 import pstats
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ from .measure import Arm
 WAITING = "waiting in zmq poll (for the peer, the loopback and the I/O threads)"
 LAYERS = (
     ("zmq", "poll", WAITING),
-    ("zmq", "send", "zmq send (hands the frame to libzmq's I/O thread)"),
+    ("zmq", "send", "zmq send (the frame goes to libzmq's I/O thread, which it wakes)"),
     ("zmq", "recv", "zmq recv"),
     ("zmq", "", "pyzmq, other (socket options, zmq.Again raised and caught)"),
     ("sqlalchemy", "", "SQLAlchemy and sqlite3"),
@@ -179,8 +180,12 @@ def stack_layers(collapsed: str) -> list[tuple[str, float]]:
 def cpu_summary(arm: str, baseline: str, p50_us: Mapping[str, float],
                 cpu_us: Mapping[str, Mapping[str, float]], client: str) -> str:
     """The arm's and its baseline's p50 beside the CPU their processes used, in words."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
     def split(name: str) -> str:
         servers = sum(us for process, us in cpu_us[name].items() if process != client)
+        busy = cpu_us[name][client] + servers
         return (f"p50 {p50_us[name]:.0f} us, CPU per operation {cpu_us[name][client]:.0f} us "
-                f"in the client and {servers:.0f} us in the servers")
+                f"in the client and {servers:.0f} us in the servers ({busy:.0f} us in all: "
+                f"at least {busy / cores:.0f} us of wall time on {cores} CPUs)")
     return f"{arm}: {split(arm)}; {baseline}: {split(baseline)}."

@@ -101,7 +101,7 @@ def render(result: Result, command: str, facts: list[tuple[str, str]], plot_path
     goals = targets(result)
     sections = [
         "## S0: one RPC round trip and the 5-call page, against Zero and bare pyzmq "
-        "(bench/s0_rpc.py)",
+        "(bench/s0_rpc/)",
         f"Reproduce: `make bench-s0` (or `.venv/bin/python -m bench.s0_rpc`); this run: "
         f"`{command}`. Every process is real and on loopback (free ports, SQLite files in a "
         "temporary folder seeded with the demo catalog); the benchmark's own process is the "
