@@ -65,8 +65,25 @@ class Profile:
     # calls per operation)
     servers: dict[str, list[tuple[str, float]]]  # by process: (layer, share of its busy time)
 
+    def headline(self) -> str:
+        """Where the time goes, in one sentence: the largest layer outside the waits."""
+        working = [(name, share) for name, share in self.client if name != WAITING]
+        waited = dict(self.client).get(WAITING, 0.0)
+        text = (f"The client spends {waited:.0%} of its wall time waiting for replies; of "
+                f"the rest, the largest part is {working[0][0]} ({working[0][1]:.0%} of its "
+                "wall time)" if working else "")
+        if self.servers:
+            mean: Counter[str] = Counter()
+            for layers in self.servers.values():
+                for name, share in layers:
+                    mean[name] += share / len(self.servers)
+            name, share = mean.most_common(1)[0]
+            text += (f"; in the servers it is {name}, {share:.0%} of their samples on "
+                     "average")
+        return text + "."
+
     def render(self) -> str:
-        parts = [f"**{self.target}** (missed). {self.summary}",
+        parts = [f"**{self.target}** (missed). {self.summary} {self.headline()}",
                  f"The client ({self.arm}), cProfile: share of its wall time by layer.",
                  table(["layer", "share"], _rows(self.client)),
                  "Its costliest functions by own time:",
@@ -135,9 +152,15 @@ def profile_arm(target: str, arm: Arm, ids: Sequence[int], seconds: float,
     with tempfile.TemporaryDirectory(prefix="zeroshop-s0-spy-") as folder:
         samplers = {name: _start_sampler(spy, pid, seconds, Path(folder) / f"{index}.txt")
                     for index, (name, pid) in enumerate(arm.pids.items())}
-        client, top = client_layers(arm, ids, seconds)
-        servers = {name: _finish_sampler(*sampler) for name, sampler in samplers.items()
-                   if sampler is not None}
+        try:
+            client, top = client_layers(arm, ids, seconds)
+            servers = {name: _finish_sampler(*sampler) for name, sampler in samplers.items()
+                       if sampler is not None}
+        finally:  # interrupted: no sampler outlives the benchmark
+            for sampler in samplers.values():
+                if sampler is not None and sampler[0].poll() is None:
+                    sampler[0].kill()
+                    sampler[0].wait()
     return Profile(target, arm.name, summary, client, top,
                    {name: layers for name, layers in servers.items() if layers})
 
