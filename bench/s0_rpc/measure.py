@@ -4,7 +4,6 @@ for the same random product ids in each round, in an order that rotates round by
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +178,3 @@ class BareFanout:
     def close(self) -> None:
         for sock in self._sockets:
             sock.close(linger=0)
-
-
-def median_or_nan(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
