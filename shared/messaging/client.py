@@ -22,7 +22,7 @@ from shared import otel
 
 from .codec import Request, decode_reply, encode_request
 from .replicas import DNS_REFRESH_S, ReplicaHealth, Replicas, Resolver, resolve_dns
-from .sockets import Context, client_socket
+from .sockets import EVENTS, NOBLOCK, POLLIN, POLLOUT, Context, client_socket
 
 T = TypeVar("T")
 CONNECT_GRACE_S = 0.05  # how long a known socket may take to (re)connect
@@ -197,6 +197,10 @@ class RpcClient:
                 else:
                     unsent[request_id] = (index, body, min(deadline, now + CONNECT_GRACE_S),
                                           candidates)
+        poller: zmq.Poller | None = None
+        # The sockets to watch changed beyond a reply arriving: a request sent late, given
+        # up, or passed on by a standby to another replica.
+        watch_changed = False
         while pending or unsent:
             now = time.monotonic()
             if now >= deadline:
@@ -206,30 +210,26 @@ class RpcClient:
                     del unsent[request_id]
                     outcomes[index] = self._no_connection(addresses, now)
                     finished[index] = now
-            poller = zmq.Poller()
-            for address in {s.address for s in pending.values()} | set(self._probes.values()):
-                poller.register(self._sockets[address], zmq.POLLIN)
-            waiting_on = {s.address for s in pending.values()}
-            for monitor, address in self._monitors.items():
-                if address in waiting_on:
-                    poller.register(monitor, zmq.POLLIN)
-            for _, _, _, addresses in unsent.values():
-                for address in addresses:
-                    poller.register(self._sockets[address], zmq.POLLIN | zmq.POLLOUT)
+            if poller is None or unsent or watch_changed:
+                # Not built again for each reply: a socket whose reply came may stay
+                # (a late reply is drained and dropped like any other).
+                poller, watch_changed = self._poller(pending, unsent), False
             wake = min([deadline, *(give_up for _, _, give_up, _ in unsent.values())])
             events = dict(poller.poll(int(max(0.0, (wake - now) * 1000))))
             for request_id, (index, body, _, addresses) in list(unsent.items()):
                 for address in addresses:
                     sock = self._sockets[address]
-                    if events.get(sock, 0) & zmq.POLLOUT and self._try_send(sock, body):
+                    if events.get(sock, 0) & POLLOUT and self._try_send(sock, body):
                         del unsent[request_id]
                         pending[request_id] = _Sent(index, address, body, [])
+                        watch_changed = True
                         break
             for sock, flags in events.items():
                 if sock in self._monitors:
                     self._lost_connection(sock, pending, outcomes, finished)
-                elif flags & zmq.POLLIN:
-                    self._drain(sock, calls, pending, outcomes, finished)
+                elif flags & POLLIN:
+                    passed_on = self._drain(sock, calls, pending, outcomes, finished)
+                    watch_changed = watch_changed or passed_on
         timed_out = time.monotonic()
         for index, _, _, addresses in unsent.values():
             outcomes[index] = self._no_connection(addresses, timed_out)
@@ -247,6 +247,22 @@ class RpcClient:
                 self._observe(call.service, call.method, outcome.error or "ok",
                               (done or end) - started)
         return outcomes  # type: ignore[return-value]
+
+    def _poller(self, pending: dict[str, _Sent],
+                unsent: dict[str, tuple[int, bytes, float, list[str]]]) -> zmq.Poller:
+        """Watch the replicas with requests on their way, their connections' drop events,
+        answers to probes, and the sockets of requests not sent yet."""
+        poller = zmq.Poller()
+        waiting_on = {s.address for s in pending.values()}
+        for address in waiting_on | set(self._probes.values()):
+            poller.register(self._sockets[address], POLLIN)
+        for monitor, address in self._monitors.items():
+            if address in waiting_on:
+                poller.register(monitor, POLLIN)
+        for _, _, _, addresses in unsent.values():
+            for address in addresses:
+                poller.register(self._sockets[address], POLLIN | POLLOUT)
+        return poller
 
     def _probe_open_circuits(self, services: set[str], now: float) -> None:
         """Read answers to earlier probes, then probe each open circuit that is due.
@@ -274,20 +290,24 @@ class RpcClient:
 
     @staticmethod
     def _try_send(sock: zmq.Socket[bytes], body: bytes) -> bool:
+        # One frame: a ROUTER sends everything before the last frame back, so a DEALER
+        # needs no empty delimiter (a REQ adds one; servers answer both).
         try:
-            sock.send_multipart([b"", body], zmq.NOBLOCK)
+            sock.send(body, NOBLOCK)
         except zmq.Again:
             return False
         return True
 
     def _drain(self, sock: zmq.Socket[bytes], calls: Sequence[Call[Any]],
                pending: dict[str, _Sent], outcomes: list[Outcome[Any] | None],
-               finished: list[float]) -> None:
-        while True:
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+               finished: list[float]) -> bool:
+        """Read every reply waiting on `sock`; True if a standby's refusal passed a request
+        on to another replica."""
+        passed_on = False
+        # EVENTS, not a recv that raises zmq.Again, says when the queue is empty: no
+        # exception per drained socket, no system call.
+        while int(sock.getsockopt(EVENTS)) & POLLIN:
+            frames = sock.recv_multipart(NOBLOCK)
             try:
                 reply = decode_reply(frames[-1])
             except (msgspec.DecodeError, msgspec.ValidationError):
@@ -305,6 +325,7 @@ class RpcClient:
                 self.health.breaker(sent.address).succeeded(standby_at=time.monotonic())
                 if self._send_to_next(sent):
                     pending[reply.id or ""] = sent
+                    passed_on = True
                 else:
                     outcomes[sent.index] = Outcome(error="unavailable", message=(
                         f"no active replica of {calls[sent.index].service} answered (each "
@@ -314,6 +335,7 @@ class RpcClient:
             self.health.breaker(sent.address).succeeded()  # any reply: the replica is alive
             outcomes[sent.index] = _outcome(reply, calls[sent.index].result_type)
             finished[sent.index] = time.monotonic()
+        return passed_on
 
     def _send_to_next(self, sent: _Sent) -> bool:
         while sent.others:
@@ -345,8 +367,8 @@ class RpcClient:
     def _drain_events(monitor: zmq.Socket[bytes]) -> bool:
         """Read every event waiting on `monitor`; True if one was a disconnect."""
         dropped = False
-        while int(monitor.getsockopt(zmq.EVENTS)) & zmq.POLLIN:  # no syscall, unlike poll
-            event = recv_monitor_message(monitor, zmq.NOBLOCK)
+        while int(monitor.getsockopt(EVENTS)) & POLLIN:  # no syscall, unlike poll
+            event = recv_monitor_message(monitor, NOBLOCK)
             dropped = dropped or event["event"] == zmq.EVENT_DISCONNECTED
         return dropped
 

@@ -13,6 +13,11 @@ HIGH_WATER_MARK = 1000
 HEARTBEAT_IVL_MS = 1000
 HEARTBEAT_TIMEOUT_MS = 3000
 
+# The flags every message path uses, as plain ints: pyzmq's are enums, and an enum's `&` or
+# lookup costs microseconds on every message.
+EVENTS, POLLIN, POLLOUT, NOBLOCK = (int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.POLLOUT),
+                                    int(zmq.NOBLOCK))
+
 class Context(zmq.Context[zmq.Socket[bytes]]):
     """The context as services and the gateway hold it (they never import zmq); with `keys`,
     every socket made through this module uses CURVE (see curve.py)."""
