@@ -187,6 +187,12 @@ class Service:
         except RecursionError:
             return self._error(request, "bad_params", f"{method.name}: nested too deeply")
         try:
+            if "db" not in names:
+                # A handler without the database (health): no transaction to open, and
+                # nothing written, so the reply cache stays (a breaker's probe or a
+                # readiness check must not make every lookup read the database again).
+                result = handler(params, **{n: self.dependencies[n] for n in names})
+                return encode_result(request.id, result)
             with unit_of_work(sessions, read_only=method.query) as db:
                 db.info[PUBLISHES] = self.contract.publishes
                 db.info[TRACE] = request.trace

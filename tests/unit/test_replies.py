@@ -67,6 +67,13 @@ class TestQueriesFromMemory:
         assert ask(pricing.svc, priced, "get_price", {"product_id": "x"})["error"]["code"] == \
             "bad_params"
 
+    def test_health_leaves_the_cache_alone(self, priced) -> None:
+        # A breaker's probe and every readiness check call health: it writes nothing.
+        ask(pricing.svc, priced, "get_price", {"product_id": 1})
+        price_behind_its_back(priced, 3)
+        assert ask(pricing.svc, priced, "health", {})["result"]["status"] == "ok"
+        assert ask(pricing.svc, priced, "get_price", {"product_id": 1})["result"]["amount"] != 3
+
     def test_a_size_of_zero_turns_it_off(self, priced) -> None:
         pricing.svc.replies = ReplyCache(0)
         ask(pricing.svc, priced, "get_price", {"product_id": 1})
