@@ -29,9 +29,9 @@ from tests.support import Platform, wait_for
 
 from . import hung, report, serve, stragglers
 
-DEFAULTS = {"rounds": 10, "pages": 400, "warmup": 100, "hung_pages": 100,
+DEFAULTS = {"rounds": 8, "pages": 250, "interval_ms": 10.0, "warmup": 100, "hung_pages": 100,
             "hung_seconds": 8.0, "deadline_ms": 10, "io_ms": 2.0, "slow_ms": 20.0,
-            "slow_share": 0.01}
+            "slow_share": 0.01, "reply_cache": "on"}
 QUICK = {"rounds": 2, "pages": 60, "warmup": 20, "hung_pages": 20, "hung_seconds": 3.0}
 LOWEST_DEADLINE_MS = 10  # what PAGE_DEADLINE_MS accepts (shared/config.py)
 
@@ -40,8 +40,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.s2_stragglers",
                                      description=sys.modules["bench.s2_stragglers"].__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (10)")
-    parser.add_argument("--pages", type=int, help="pages per arm and round (400)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (8)")
+    parser.add_argument("--pages", type=int, help="pages per arm and round (250)")
+    parser.add_argument("--interval-ms", type=float,
+                        help="a page starts at most this often, per arm (10)")
     parser.add_argument("--warmup", type=int, help="warm-up pages per arm (100)")
     parser.add_argument("--hung-pages", type=int,
                         help="part 2: pages before the hang and after recovery (100)")
@@ -52,6 +54,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--io-ms", type=float, help="injected I/O per call (2)")
     parser.add_argument("--slow-ms", type=float, help="injected I/O of a straggler (20)")
     parser.add_argument("--slow-share", type=float, help="share of calls that straggle (0.01)")
+    parser.add_argument("--reply-cache", choices=("on", "off"),
+                        help="the services' reply cache (on, as shipped; off: every lookup "
+                             "also reads SQLite)")
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
     parser.add_argument("--output", type=Path, default=REPORT,
                         help="the report whose s2 section to rewrite (docs/BENCHMARKS.md)")
@@ -65,8 +70,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def start_platform(data: Path, args: argparse.Namespace) -> Platform:
     """The five page services through the bench's launcher, then the real gateway."""
-    shop = Platform(data, services=(), gateway=False, ZEROSHOP_REPLY_CACHE="0",
-                    PAGE_DEADLINE_MS=str(args.deadline_ms))
+    cache = {} if args.reply_cache == "on" else {"ZEROSHOP_REPLY_CACHE": "0"}
+    shop = Platform(data, services=(), gateway=False, PAGE_DEADLINE_MS=str(args.deadline_ms),
+                    **cache)
     injected = {serve.IO_MS: str(args.io_ms), serve.SLOW_MS: str(args.slow_ms),
                 serve.SLOW_SHARE: str(args.slow_share)}
     try:
@@ -109,7 +115,8 @@ def measure(shop: Platform, args: argparse.Namespace
                  f"{args.pages} pages, deadline {args.deadline_ms} ms")
         part1 = stragglers.run(shop.url, new_client, args.deadline_ms, args.rounds,
                                args.pages, args.warmup,
-                               (args.io_ms, args.slow_ms, args.slow_share))
+                               (args.io_ms, args.slow_ms, args.slow_share), args.interval_ms)
+        part1.reply_cache = args.reply_cache == "on"
     finally:
         for client in clients:
             client.close()

@@ -46,6 +46,10 @@ def degraded_pages(pages: Sequence[Page]) -> int:
     return sum(bool(p.degraded) for p in pages)
 
 
+def complete(pages: Sequence[Page]) -> list[Page]:
+    return [p for p in pages if p.status == 200 and not p.degraded]
+
+
 def _p(pages: Sequence[Page], q: float) -> float:
     return percentile([p.seconds for p in pages], q) * 1000
 
@@ -102,16 +106,17 @@ def time_table(result: StragglerResult) -> tuple[str, float]:
     """Where the page's median goes, step by step; and the slowest lone call (ms)."""
     lone = lone_calls(result)
     slowest = max(lone, key=lone.__getitem__)
-    fan_out = _p(result.pages(AT_ONCE), 50)
-    http = _p(result.pages(HTTP), 50)
+    fan_out = _p(complete(result.pages(AT_ONCE)), 50)
+    http = _p(complete(result.pages(HTTP)), 50)
     rows = [[f"time.sleep({result.io_ms:g} ms) on this machine (the injected I/O)",
              fmt_ms(result.sleep_ms), fmt_ms(result.sleep_ms - result.io_ms)],
             *[[f"one call alone: {service}", fmt_ms(ms), ""] for service, ms in lone.items()],
             [f"the slowest lone call ({slowest}): its real work, ZeroMQ both ways, the sleep",
              fmt_ms(lone[slowest]), fmt_ms(lone[slowest] - result.sleep_ms)],
-            ["five at once (RpcClient.gather, deadline)", fmt_ms(fan_out),
+            ["five at once (RpcClient.gather, deadline), complete pages", fmt_ms(fan_out),
              fmt_ms(fan_out - lone[slowest])],
-            ["the page over HTTP through the gateway", fmt_ms(http), fmt_ms(http - fan_out)]]
+            ["the page over HTTP through the gateway, complete pages", fmt_ms(http),
+             fmt_ms(http - fan_out)]]
     return table(["step", "p50 ms", "adds ms"], rows), lone[slowest]
 
 
@@ -144,6 +149,7 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
     """What the numbers say, in words built from them (no figure is written by hand)."""
     share = 1 - (1 - result.slow_share) ** 5
     direct = result.pages(AT_ONCE)
+    expected = len(direct) * 5 * result.slow_share
     errors = Counter(e for p in direct for e in p.errors)
     failures = Figures.of(direct).failed
     product_failed = sum(n for why, n in failures.items() if why.startswith("product"))
@@ -154,7 +160,10 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
         f"1 - {1 - result.slow_share:g}^5 = {share * 100:.1f}% of pages. Without the deadline "
         f"({NO_DEADLINE}) those pages wait the whole {result.slow_ms:g} ms, and complete. With "
         f"it the straggling section is cut at {result.deadline_ms} ms and the page answers "
-        f"without it ({errors.get('timeout', 0)} timeouts in {AT_ONCE}). Each timeout also "
+        f"without it ({errors.get('timeout', 0) + failures.get('product timeout', 0)} "
+        f"timeouts in {AT_ONCE}, where about {expected:.0f} of its {len(direct) * 5} calls "
+        f"were injected stragglers: the rest are calls the machine itself made slower than "
+        f"the deadline). Each timeout also "
         f"opens that service's circuit (shared/messaging/replicas.py), and because a "
         f"service answers one request at a time (RpcServer.serve: one loop, the sleeping "
         f"handler holds it), the service is still busy with the straggler: the next pages "
@@ -172,7 +181,22 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
         f"The slowest lone call takes {fmt_ms(slowest_lone_ms)} ms at the median, so "
         f"\"slowest service + {P50_SLACK_MS:g} ms\" measured on this machine would be "
         f"{fmt_ms(slowest_lone_ms + P50_SLACK_MS)} ms.",
+        _probe_sentence(result),
     ])
+
+
+def _probe_sentence(result: StragglerResult) -> str:
+    """The breaker's probe is a `health` call, which the runtime treats as a write."""
+    measured = "; ".join(f"{service} {fmt_ms(hit)} ms from the cache, {fmt_ms(after)} ms "
+                         f"right after a `health` call" for service, (hit, after)
+                         in result.health_cost.items())
+    return (f"The probe costs more than its own reply: `health` is not a query method "
+            f"(shared/contracts/contract.py), so the runtime counts it as a write and drops "
+            f"the service's whole reply cache (Service._answer calls replies.changed()). "
+            f"Measured at the end of part 1, one call: {measured}. Every straggler the "
+            f"deadline cuts is followed by a probe, so the straggling service reads SQLite "
+            f"again for every product until its cache refills; the same goes for every "
+            f"`/readyz`, which asks each service's `health`.")
 
 
 def render(result: StragglerResult, degraded: hung.DegradationResult, command: str,
@@ -185,17 +209,21 @@ def render(result: StragglerResult, degraded: hung.DegradationResult, command: s
         f"Reproduce: `make bench-s2` (or `.venv/bin/python -m bench.s2_stragglers`); this "
         f"run: `{command}`. The five page services run as real processes (SQLite in a "
         f"temporary folder, loopback, free ports) through a bench-only launcher "
-        f"(bench/s2_stragglers/serve.py) that wraps each service's registered RPC handlers "
+        f"(bench/s2_stragglers/serve.py) that delays each request a service answers "
         f"with simulated I/O before running the service's own main(): {result.io_ms:g} ms "
-        f"per call, {result.slow_ms:g} ms for a seeded {result.slow_share * 100:g}% of calls. "
-        f"Nothing in shared/, services/ or gateway/ knows of it. The reply cache is off "
-        f"(`ZEROSHOP_REPLY_CACHE=0`): with it on, a repeated lookup is answered before the "
-        f"handler runs and would skip the injected I/O. The gateway runs with "
+        f"per call, {result.slow_ms:g} ms for a seeded {result.slow_share * 100:g}% of calls "
+        f"(every request but `health` probes and those already past their deadline, before "
+        f"the service's dispatch: a reply from the reply cache pays it too). Nothing in "
+        f"shared/, services/ or gateway/ knows of it. {_cache_sentence(result)} The gateway "
+        f"runs with "
         f"`PAGE_DEADLINE_MS={result.deadline_ms}`: the platform's default (300 ms) would "
         f"never cut a {result.slow_ms:g} ms straggler, and {result.deadline_ms} ms is the "
         f"lowest the setting takes.",
         "### 1. Stragglers",
-        f"One page at a time; {rounds} rounds of {per_round_pages} pages per arm (the same "
+        f"One page at a time, at most one every {result.interval_ms:g} ms per arm (steady "
+        f"traffic: an open circuit costs the pages that arrive while it is open, not as many "
+        f"as a tight loop can fail; a slower page is followed at once); {rounds} rounds of "
+        f"{per_round_pages} pages per arm (the same "
         f"random products for every arm of a round), the arms in an order that rotates, "
         f"after {result.warmup} warm-up pages per arm. **{HTTP}**: the product page as the "
         f"platform makes it, over HTTP through the real gateway (keep-alive). **{AT_ONCE}**: "
@@ -224,9 +252,19 @@ def render(result: StragglerResult, degraded: hung.DegradationResult, command: s
     ]) + "\n"
 
 
+def _cache_sentence(result: StragglerResult) -> str:
+    if result.reply_cache:
+        return ("The services' reply cache is on, as shipped, and warm (every product opened "
+                "once before timing): a call costs its service the injected I/O plus a cached "
+                "reply.")
+    return ("The services' reply cache is off (`--reply-cache off`, `ZEROSHOP_REPLY_CACHE=0`): "
+            "every call also reads SQLite, on top of the injected I/O.")
+
+
 def plot(result: StragglerResult, degraded: hung.DegradationResult, path: Path) -> None:
     """Left: each arm's page latency CDF (log x). Right: the hung-service timeline."""
     figure, cdf = new_figure(12, 4.4)
+    from matplotlib.ticker import ScalarFormatter
     grid = figure.add_gridspec(1, 2)
     cdf.set_subplotspec(grid[0])
     timeline = figure.add_subplot(grid[1])
@@ -237,16 +275,17 @@ def plot(result: StragglerResult, degraded: hung.DegradationResult, path: Path) 
     cdf.axvline(result.deadline_ms + P99_SLACK_MS, color="black", linestyle="--",
                 label="p99 goal")
     cdf.set_xscale("log")
+    cdf.xaxis.set_major_formatter(ScalarFormatter())
     cdf.set_xlabel("page latency, ms (log)")
     cdf.set_ylabel("share of pages")
     cdf.set_title("S2: stragglers, page latency per arm")
     cdf.grid(alpha=0.3)
     cdf.legend(fontsize=7, loc="lower right")
-    _timeline(timeline, degraded)
+    _timeline(timeline, degraded, ScalarFormatter)
     save_figure(figure, path)
 
 
-def _timeline(axes: Any, degraded: hung.DegradationResult) -> None:
+def _timeline(axes: Any, degraded: hung.DegradationResult, formatter: Any) -> None:
     """Every page from SIGSTOP to the first complete page after SIGCONT."""
     kinds: dict[str, list[hung.HungPage]] = {"complete": [], "without recommendation": [],
                                              "other (failed, or another section cut)": []}
@@ -261,6 +300,7 @@ def _timeline(axes: Any, degraded: hung.DegradationResult) -> None:
     axes.axvline(degraded.hung_seconds, color="black", linestyle="--", label="SIGCONT")
     axes.axhline(degraded.deadline_ms, color="grey", linestyle=":", label="deadline")
     axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(formatter())
     axes.set_xlabel("seconds since SIGSTOP of recommendation")
     axes.set_ylabel("page latency, ms (log)")
     axes.set_title("S2: recommendation hung, then woken")

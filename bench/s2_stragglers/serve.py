@@ -2,11 +2,14 @@
 
     BENCH_S2_SERVICE=pricing python -m bench.s2_stragglers.serve
 
-Every RPC handler the service registered (not the built-in `health`, which the circuit
-breaker's probes use) first sleeps: BENCH_S2_IO_MS (2) of simulated I/O, or
-BENCH_S2_SLOW_MS (20) for a seeded BENCH_S2_SLOW_SHARE (0.01) of calls. The injection lives
-here only: shared/, services/ and gateway/ know nothing of it. The rest is the service as
-shipped: its real handler, its database, its serve loop (one request at a time).
+Every request the service is about to answer first sleeps: BENCH_S2_IO_MS (2) of simulated
+I/O, or BENCH_S2_SLOW_MS (20) for a seeded BENCH_S2_SLOW_SHARE (0.01) of calls. Not the
+built-in `health` (the circuit breaker's probe), and not a request whose deadline has passed
+(the runtime drops it unanswered before any handler runs). The sleep wraps the service's
+dispatch, not its handlers, so a reply from the reply cache (answered before the handler
+runs) pays the I/O too: every call costs the service its I/O. The injection lives here
+only: shared/, services/ and gateway/ know nothing of it. The rest is the service as
+shipped: its handlers, its database, its reply cache, its serve loop (one request at a time).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from shared.runtime.service import Handler, Service
+import msgspec
+
+from shared.runtime.service import Service
 
 SERVICE, IO_MS, SLOW_MS = "BENCH_S2_SERVICE", "BENCH_S2_IO_MS", "BENCH_S2_SLOW_MS"
 SLOW_SHARE, SEED = "BENCH_S2_SLOW_SHARE", "BENCH_S2_SEED"
@@ -33,24 +38,32 @@ def straggler_delay(io_ms: float, slow_ms: float, slow_share: float,
     return delay
 
 
-def _delayed(handler: Handler, delay: Callable[[], float]) -> Handler:
-    def handler_after_io(params: Any, **extra: Any) -> Any:
-        # Before the real work, so no database transaction stays open while "waiting".
-        time.sleep(delay())
-        return handler(params, **extra)
-    return handler_after_io
+class _Head(msgspec.Struct):
+    """The two fields of a request the injection looks at (the rest is ignored)."""
+
+    method: str = ""
+    deadline: float | None = None
 
 
-def inject(service: Service, delay: Callable[[], float]) -> list[str]:
-    """Wrap every registered RPC handler of `service` (not `health`); returns their names."""
-    wrapped = []
-    for name, entry in list(service.handlers.items()):
-        if name == "health":
-            continue
-        # Registered keeps the original's parameter names: the runtime still passes db etc.
-        service.handlers[name] = entry._replace(handler=_delayed(entry.handler, delay))
-        wrapped.append(name)
-    return wrapped
+def pays_io(body: bytes) -> bool:
+    """Whether the service will do work for this request: not a probe, not given up on."""
+    try:
+        head = msgspec.json.decode(body, type=_Head)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False  # the runtime answers bad_request at once
+    return head.method != "health" and (head.deadline is None or head.deadline >= time.time())
+
+
+def inject(service: Service, delay: Callable[[], float]) -> None:
+    """Make every answered request of `service` wait `delay()` seconds first."""
+    dispatch = service.dispatch
+
+    def dispatch_after_io(body: bytes, sessions: Any, caller: str | None = None) -> Any:
+        if pays_io(body):
+            time.sleep(delay())  # blocks the serve loop, as a synchronous handler's I/O would
+        return dispatch(body, sessions, caller)
+
+    service.dispatch = dispatch_after_io  # type: ignore[method-assign]  # run_service calls it
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """S2 part 1: the product page while every service is a little slow and now and then slow.
 
 Four arms over the same five service processes (bench/s2_stragglers/serve.py injects the
-latency), one page at a time, interleaved round by round in a rotating order:
+latency), one page at a time and at most one page every `interval` (steady traffic: an open
+circuit costs the pages that arrive while it is open, not as many as a tight loop can fail),
+interleaved round by round in a rotating order:
 
 - HTTP: the product page as the platform makes it, through the real gateway (five calls at
   once, PAGE_DEADLINE_MS per call, product required, the other sections degrade);
@@ -26,7 +28,7 @@ from typing import Any
 from bench.common import HttpSession, page_calls, progress
 from gateway.errors import RPC_STATUS
 from shared.catalog_seed import PRODUCT_COUNT
-from shared.messaging import Outcome, RpcClient
+from shared.messaging import Call, Outcome, RpcClient
 
 HTTP = "(a) page over HTTP, deadline"
 AT_ONCE = "(a') fan-out, deadline"
@@ -111,7 +113,11 @@ class StragglerResult:
     warmup: int
     rounds: dict[str, list[list[Page]]] = field(default_factory=dict)  # arm -> per round
     lone: dict[str, list[float]] = field(default_factory=dict)  # service -> lone-call seconds
+    interval_ms: float = 0.0  # a page starts at most this often
     sleep_ms: float = 0.0  # what time.sleep(io_ms) takes here, at the median
+    health_cost: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # service -> (ms of a cached call, ms of the same call right after a `health` call)
+    reply_cache: bool = True  # the services' reply cache on (as shipped)
 
     def pages(self, arm: str) -> list[Page]:
         return [page for one_round in self.rounds[arm] for page in one_round]
@@ -137,8 +143,46 @@ def sleep_cost_ms(io_ms: float, samples: int = 200) -> float:
     return statistics.median(taken) * 1000
 
 
+def paced(page: Callable[[int], Page], products: Sequence[int], interval_s: float
+          ) -> list[Page]:
+    """One page per product, each started `interval_s` after the one before (at once after
+    a slower page: a late page is not followed by a burst)."""
+    pages, start_at = [], time.perf_counter()
+    for product_id in products:
+        wait = start_at - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        pages.append(page(product_id))
+        start_at = max(start_at + interval_s, time.perf_counter())
+    return pages
+
+
+def health_cost(client: RpcClient, services: Sequence[str], repeats: int = 20
+                ) -> dict[str, tuple[float, float]]:
+    """Per service: ms of a call its reply cache answers, and of the same call right after a
+    `health` call (the circuit breaker's probe)."""
+    calls = {call.service: call for call in page_calls(7)}
+    cost = {}
+    for service in services:
+        hit, after = [], []
+        for _ in range(repeats):
+            client.gather([calls[service]], WAIT_MS)  # cached from here on
+            hit.append(_timed(client, calls[service]))
+            client.gather([Call(service, "health", {}, Any)], WAIT_MS)
+            after.append(_timed(client, calls[service]))
+        cost[service] = (statistics.median(hit) * 1000, statistics.median(after) * 1000)
+    return cost
+
+
+def _timed(client: RpcClient, call: Call[Any]) -> float:
+    start = time.perf_counter()
+    client.gather([call], WAIT_MS)
+    return time.perf_counter() - start
+
+
 def run(url: str, clients: Callable[[], RpcClient], deadline_ms: int, rounds: int,
-        pages: int, warmup: int, injected: tuple[float, float, float]) -> StragglerResult:
+        pages: int, warmup: int, injected: tuple[float, float, float],
+        interval_ms: float) -> StragglerResult:
     """`clients()` makes a new RpcClient (its own breakers) for each direct arm."""
     io_ms, slow_ms, slow_share = injected
     in_turn = InTurnArm(clients(), deadline_ms)
@@ -148,8 +192,11 @@ def run(url: str, clients: Callable[[], RpcClient], deadline_ms: int, rounds: in
         NO_DEADLINE: FanOutArm(clients(), WAIT_MS)}
     result = StragglerResult(deadline_ms, io_ms, slow_ms, slow_share, warmup,
                              {arm: [] for arm in ARMS})
-    result.sleep_ms = sleep_cost_ms(io_ms)
+    result.interval_ms, result.sleep_ms = interval_ms, sleep_cost_ms(io_ms)
     try:
+        progress(f"stragglers: warm-up, every product once, then {warmup} pages per arm")
+        for pid in range(1, PRODUCT_COUNT + 1):  # every reply cache filled, as in steady state
+            arms[NO_DEADLINE](pid)
         warm = random.Random(1)
         for arm in ARMS:  # connections made, SQLite pages read, the gateway's threads up
             for _ in range(warmup):
@@ -160,9 +207,11 @@ def run(url: str, clients: Callable[[], RpcClient], deadline_ms: int, rounds: in
             products = [ids.randint(1, PRODUCT_COUNT) for _ in range(pages)]
             for arm in _rotate(ARMS, number):
                 time.sleep(SETTLE_S)
-                result.rounds[arm].append([arms[arm](pid) for pid in products])
+                result.rounds[arm].append(paced(arms[arm], products, interval_ms / 1000))
             progress(f"stragglers: round {number + 1}/{rounds}, p50 ms {_medians(result)}")
     finally:
         http.session.close()
     result.lone = in_turn.lone
+    # Last: it empties reply caches on purpose.
+    result.health_cost = health_cost(clients(), ("pricing", "recommendation"))
     return result
