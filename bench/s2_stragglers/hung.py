@@ -73,10 +73,10 @@ def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, req
     try:
         for _ in range(10):  # warm-up: every connection made, every cache warm
             session.page_ok(ids.randint(1, PRODUCT_COUNT))
-        progress(f"degradation: {requests} normal pages")
+        progress(f"hung service: {requests} normal pages")
         normal, normal_errors = _timed_pages(session, ids, requests)
 
-        progress(f"degradation: SIGSTOP recommendation, pages for {hung_seconds:.0f} s")
+        progress(f"hung service: SIGSTOP recommendation, pages for {hung_seconds:.0f} s")
         send_signal("recommendation", signal.SIGSTOP)
         stopped = True
         stop_at = time.perf_counter()
@@ -84,7 +84,7 @@ def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, req
         while time.perf_counter() - stop_at < hung_seconds:
             hung.append(_hung_page(session, ids, stop_at))
 
-        progress("degradation: SIGCONT recommendation, waiting for complete pages")
+        progress("hung service: SIGCONT recommendation, waiting for complete pages")
         send_signal("recommendation", signal.SIGCONT)
         stopped = False
         resumed_at = time.perf_counter()
@@ -95,7 +95,7 @@ def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, req
             if page.status == 200 and page.degraded == ():
                 recovery = time.perf_counter() - resumed_at
                 break
-        progress(f"degradation: {requests} pages after recovery")
+        progress(f"hung service: {requests} pages after recovery")
         after, after_errors = _timed_pages(session, ids, requests)
     finally:
         if stopped:

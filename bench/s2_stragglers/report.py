@@ -181,7 +181,6 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
         f"The slowest lone call takes {fmt_ms(slowest_lone_ms)} ms at the median, so "
         f"\"slowest service + {P50_SLACK_MS:g} ms\" measured on this machine would be "
         f"{fmt_ms(slowest_lone_ms + P50_SLACK_MS)} ms.",
-        _probe_sentence(result),
     ])
 
 
@@ -190,7 +189,12 @@ def _probe_sentence(result: StragglerResult) -> str:
     measured = "; ".join(f"{service} {fmt_ms(hit)} ms from the cache, {fmt_ms(after)} ms "
                          f"right after a `health` call" for service, (hit, after)
                          in result.health_cost.items())
-    return (f"The probe costs more than its own reply: `health` is not a query method "
+    with_deadline = _p(result.pages(AT_ONCE), 50)
+    without = _p(result.pages(NO_DEADLINE), 50)
+    compared = "slower" if with_deadline > without else "not slower"
+    return (f"At the median, {AT_ONCE} ({fmt_ms(with_deadline)} ms) is {compared} than "
+            f"{NO_DEADLINE} ({fmt_ms(without)} ms), which never times out and never probes. "
+            f"The probe costs more than its own reply: `health` is not a query method "
             f"(shared/contracts/contract.py), so the runtime counts it as a write and drops "
             f"the service's whole reply cache (Service._answer calls replies.changed()). "
             f"Measured at the end of part 1, one call: {measured}. Every straggler the "
@@ -237,8 +241,11 @@ def render(result: StragglerResult, degraded: hung.DegradationResult, command: s
         arms_table(result),
         outcomes_table(result),
         findings(result, slowest),
-        "Where the median page's time goes:",
+        "### Where the time goes",
+        "The median page, step by step (one call alone: the calls of "
+        f"{IN_TURN}, each to a service that was idle):",
         times,
+        _probe_sentence(result),
         f"![page latency per arm, and the hung-service timeline]"
         f"({os.path.relpath(plot, report.parent)})",
         "### 2. A hung service",
