@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 from collections import Counter
@@ -51,6 +52,8 @@ def complete(pages: Sequence[Page]) -> list[Page]:
 
 
 def _p(pages: Sequence[Page], q: float) -> float:
+    if not pages:  # e.g. no complete page in an arm
+        return math.nan
     return percentile([p.seconds for p in pages], q) * 1000
 
 
