@@ -156,6 +156,8 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
     errors = Counter(e for p in direct for e in p.errors)
     failures = Figures.of(direct).failed
     product_failed = sum(n for why, n in failures.items() if why.startswith("product"))
+    timeouts = errors.get("timeout", 0) + failures.get("product timeout", 0)
+    skipped = errors.get("unavailable", 0) + failures.get("product unavailable", 0)
     http = Figures.of(result.pages(HTTP))
     goal = result.deadline_ms + P99_SLACK_MS
     return "\n\n".join([
@@ -163,16 +165,18 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
         f"1 - {1 - result.slow_share:g}^5 = {share * 100:.1f}% of pages. Without the deadline "
         f"({NO_DEADLINE}) those pages wait the whole {result.slow_ms:g} ms, and complete. With "
         f"it the straggling section is cut at {result.deadline_ms} ms and the page answers "
-        f"without it ({errors.get('timeout', 0) + failures.get('product timeout', 0)} "
+        f"without it ({timeouts} "
         f"timeouts in {AT_ONCE}, where about {expected:.0f} of its {len(direct) * 5} calls "
         f"were injected stragglers: the rest are calls the machine itself made slower than "
         f"the deadline). Each timeout also "
         f"opens that service's circuit (shared/messaging/replicas.py), and because a "
         f"service answers one request at a time (RpcServer.serve: one loop, the sleeping "
         f"handler holds it), the service is still busy with the straggler: the next pages "
-        f"skip it at once as `unavailable` ({errors.get('unavailable', 0)} in {AT_ONCE}) "
-        f"until the `health` probe, queued behind the straggler, is answered. So one "
-        f"straggler costs a few fast degraded pages instead of one slow complete page.",
+        f"skip it at once as `unavailable` ({skipped} in {AT_ONCE}) "
+        f"until the `health` probe, queued behind the straggler, is answered: "
+        f"{_per(skipped, timeouts)} calls skipped per timeout. So a cut call costs fast "
+        f"degraded pages (failed ones, when it is product) instead of one slow complete "
+        f"page.",
         f"product is required: when product is the straggler, or its circuit is open after "
         f"one, the page fails; the gateway answers 503 `service_unavailable` "
         f"(gateway/errors.py maps timeout and unavailable to 503). {product_failed} of "
@@ -185,6 +189,10 @@ def findings(result: StragglerResult, slowest_lone_ms: float) -> str:
         f"\"slowest service + {P50_SLACK_MS:g} ms\" measured on this machine would be "
         f"{fmt_ms(slowest_lone_ms + P50_SLACK_MS)} ms.",
     ])
+
+
+def _per(count: int, per: int) -> str:
+    return f"{count / per:.1f}" if per else "n/a"
 
 
 def _probe_sentence(result: StragglerResult) -> str:
