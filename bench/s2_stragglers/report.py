@@ -319,6 +319,7 @@ def _timeline(axes: Any, degraded: hung.DegradationResult, formatter: Any) -> No
     axes.axhline(degraded.deadline_ms, color="grey", linestyle=":", label="deadline")
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(formatter())
+    axes.yaxis.set_minor_formatter(formatter())
     axes.set_xlabel("seconds since SIGSTOP of recommendation")
     axes.set_ylabel("page latency, ms (log)")
     axes.set_title("S2: recommendation hung, then woken")
