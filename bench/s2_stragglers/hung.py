@@ -1,10 +1,11 @@
-"""Benchmark 3: what a hung optional service costs the product page.
+"""S2 part 2 (was bench/degradation.py): what a hung optional service costs the product page.
 
 recommendation is frozen with SIGSTOP (alive, connected, silent: the worst kind of slow)
 while one client keeps asking for pages through the real gateway, whose circuit breaker
 should skip it after the first timeout. Phases: normal, hung
 (for a fixed time, bucketed by seconds since SIGSTOP), then SIGCONT and the time until the
-page is complete again, then normal again.
+page is complete again, then normal again. In S2 it runs on part 1's platform: the
+injected stragglers go on, and the deadline is part 1's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.common import HttpSession, Summary, fmt_ms, fmt_ratio, progress, table
 from shared.catalog_seed import PRODUCT_COUNT
 from shared.messaging.client import CONNECT_GRACE_S
 from shared.messaging.sockets import HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS
-
-from .common import HttpSession, Summary, fmt_ms, fmt_ratio, progress, table
 
 RECOVERY_LIMIT_S = 15.0
 
@@ -42,6 +42,7 @@ class DegradationResult:
     hung: list[HungPage]
     recovery_s: float  # from SIGCONT to the first complete page (nan: did not recover)
     pages_until_recovered: int
+    recovering: list[HungPage]  # from SIGCONT to the first complete page (for the timeline)
     after: Summary
     after_errors: int
 
@@ -56,6 +57,14 @@ def _timed_pages(session: HttpSession, ids: random.Random, count: int) -> tuple[
     return Summary.of(samples), errors
 
 
+def _hung_page(session: HttpSession, ids: random.Random, stop_at: float) -> HungPage:
+    since = time.perf_counter() - stop_at
+    start = time.perf_counter()
+    status, body = session.get(f"/api/products/{ids.randint(1, PRODUCT_COUNT)}")
+    degraded = tuple(body.get("degraded", ())) if isinstance(body, dict) else ()
+    return HungPage(since, time.perf_counter() - start, status, degraded)
+
+
 def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, requests: int,
         hung_seconds: float) -> DegradationResult:
     ids = random.Random(3)
@@ -64,38 +73,36 @@ def run(url: str, send_signal: Callable[[str, int], None], deadline_ms: int, req
     try:
         for _ in range(10):  # warm-up: every connection made, every cache warm
             session.page_ok(ids.randint(1, PRODUCT_COUNT))
-        progress(f"degradation: {requests} normal pages")
+        progress(f"hung service: {requests} normal pages")
         normal, normal_errors = _timed_pages(session, ids, requests)
 
-        progress(f"degradation: SIGSTOP recommendation, pages for {hung_seconds:.0f} s")
+        progress(f"hung service: SIGSTOP recommendation, pages for {hung_seconds:.0f} s")
         send_signal("recommendation", signal.SIGSTOP)
         stopped = True
         stop_at = time.perf_counter()
         hung: list[HungPage] = []
-        while (since := time.perf_counter() - stop_at) < hung_seconds:
-            start = time.perf_counter()
-            status, body = session.get(f"/api/products/{ids.randint(1, PRODUCT_COUNT)}")
-            degraded = tuple(body.get("degraded", ())) if isinstance(body, dict) else ()
-            hung.append(HungPage(since, time.perf_counter() - start, status, degraded))
+        while time.perf_counter() - stop_at < hung_seconds:
+            hung.append(_hung_page(session, ids, stop_at))
 
-        progress("degradation: SIGCONT recommendation, waiting for complete pages")
+        progress("hung service: SIGCONT recommendation, waiting for complete pages")
         send_signal("recommendation", signal.SIGCONT)
         stopped = False
         resumed_at = time.perf_counter()
-        recovery, pages = math.nan, 0
+        recovery, recovering = math.nan, []
         while time.perf_counter() - resumed_at < RECOVERY_LIMIT_S:
-            pages += 1
-            if session.page_ok(ids.randint(1, PRODUCT_COUNT)):
+            page = _hung_page(session, ids, stop_at)
+            recovering.append(page)
+            if page.status == 200 and page.degraded == ():
                 recovery = time.perf_counter() - resumed_at
                 break
-        progress(f"degradation: {requests} pages after recovery")
+        progress(f"hung service: {requests} pages after recovery")
         after, after_errors = _timed_pages(session, ids, requests)
     finally:
         if stopped:
             send_signal("recommendation", signal.SIGCONT)
         session.close()
     return DegradationResult(deadline_ms, hung_seconds, normal, normal_errors, hung, recovery,
-                             pages, after, after_errors)
+                             len(recovering), recovering, after, after_errors)
 
 
 def _summary_row(label: str, summary: Summary, errors: int) -> list[str]:
@@ -109,8 +116,9 @@ def _hung_row(label: str, pages: list[HungPage]) -> list[str]:
 
 
 def _dropped_at(result: DegradationResult) -> float | None:
-    """Seconds after SIGSTOP of the first hung page that did not wait out the deadline."""
-    fast = [p.since_stop_s for p in result.hung if p.seconds * 1000 < result.deadline_ms / 2]
+    """Seconds after SIGSTOP of the first hung page that did not wait out the deadline
+    (S2's deadline is a few pages' worth, so "fast" is under it, not under half of it)."""
+    fast = [p.since_stop_s for p in result.hung if p.seconds * 1000 < result.deadline_ms]
     return min(fast) if fast else None
 
 
@@ -139,7 +147,8 @@ def render(result: DegradationResult) -> str:
         f"{result.deadline_ms}; recommendation frozen with SIGSTOP for "
         f"{result.hung_seconds:g} s, then SIGCONT. Times per page in ms. \"As expected\" means 200 "
         f"with every section except recommendation (hung phases) or a complete page "
-        f"(normal phases); a fast page is one under half the deadline. The gateway's ZMTP "
+        f"(normal phases), so a straggler the deadline cut counts against it; a fast page is "
+        f"one that did not wait out the deadline. The gateway's ZMTP "
         f"heartbeats (shared/messaging/sockets.py): "
         f"PING every {HEARTBEAT_IVL_MS} ms, a connection with no traffic for "
         f"{HEARTBEAT_TIMEOUT_MS} ms after a PING is dropped.",
