@@ -220,7 +220,7 @@ def render(result: StragglerResult, degraded: hung.DegradationResult, command: s
     per_round_pages = len(result.rounds[AT_ONCE][0]) if rounds else 0
     times, slowest = time_table(result)
     return "\n\n".join([
-        "## S2: stragglers and a hung service (bench/s2_stragglers.py)",
+        "## S2: stragglers and a hung service (bench/s2_stragglers/)",
         f"Reproduce: `make bench-s2` (or `.venv/bin/python -m bench.s2_stragglers`); this "
         f"run: `{command}`. The five page services run as real processes (SQLite in a "
         f"temporary folder, loopback, free ports) through a bench-only launcher "
