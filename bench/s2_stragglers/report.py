@@ -294,6 +294,7 @@ def plot(result: StragglerResult, degraded: hung.DegradationResult, path: Path) 
                 label="p99 goal")
     cdf.set_xscale("log")
     cdf.xaxis.set_major_formatter(ScalarFormatter())
+    cdf.xaxis.set_minor_formatter(ScalarFormatter())  # the 2-9 ms ticks in plain ms too
     cdf.set_xlabel("page latency, ms (log)")
     cdf.set_ylabel("share of pages")
     cdf.set_title("S2: stragglers, page latency per arm")
