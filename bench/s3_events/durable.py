@@ -152,6 +152,7 @@ class Paced:
     latencies: list[float] = field(default_factory=list)
     send: list[float] = field(default_factory=list)  # the producer's call alone
     lost: int = 0
+    unsent: int = 0  # due within the round but not sent by its end (the producer fell behind)
     achieved: list[float] = field(default_factory=list)  # messages/s actually sent
 
     def p(self, q: float) -> float:
@@ -162,20 +163,24 @@ def paced_round(arm: Arm, collector: Collector, rate: float, seconds: float,
                 out: Paced) -> None:
     count = max(1, int(rate * seconds))
     start = time.monotonic() + 0.01
+    end = start + seconds  # a producer behind schedule stops here: the round keeps its length
     scheduled: dict[int, float] = {}
     for i in range(count):
         at = start + i / rate
         delay = at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        elif time.monotonic() > end:
+            out.unsent += count - i
+            break
         before = time.monotonic()
         key = arm.send()
         out.send.append(time.monotonic() - before)
         scheduled[key] = at
-    out.achieved.append(count / (time.monotonic() - start))
+    out.achieved.append(len(scheduled) / (time.monotonic() - start))
     done = collector.completed(arm.reporters, list(scheduled))
     out.latencies += [done[k] - scheduled[k] for k in scheduled if k in done]
-    out.lost += count - len(done)
+    out.lost += len(scheduled) - len(done)
 
 
 @dataclass
