@@ -55,8 +55,8 @@ from .durable import Arm, Collector, Paced, Round, SequenceCheck
 from .rabbitmq import RABBITMQ, RabbitArm, RabbitTarget, rabbit_version
 from .zeroshop import ZeroShopArm
 
-DEFAULTS = {"rounds": 9, "warmup": 1, "events": 800, "paced_rounds": 3,
-            "paced_seconds": 3.0, "orders": 150, "batches": 5, "order_rounds": 20}
+DEFAULTS = {"rounds": 11, "warmup": 1, "events": 800, "paced_rounds": 3,
+            "paced_seconds": 3.0, "orders": 200, "batches": 6, "order_rounds": 20}
 QUICK = {"rounds": 2, "warmup": 1, "events": 100, "paced_rounds": 1, "paced_seconds": 1.0,
          "orders": 20, "batches": 2, "order_rounds": 5}
 TARGET_RATIO = 3.0  # ZeroShop's events/s over the RabbitMQ baseline's
@@ -70,7 +70,7 @@ LIGHT_RATE = 100.0  # latency when neither arm is saturated
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.s3_events", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, help="throughput rounds per arm (9)")
+    parser.add_argument("--rounds", type=int, help="throughput rounds per arm (11)")
     parser.add_argument("--warmup", type=int, help="untimed warm-up rounds per arm (1)")
     parser.add_argument("--events", type=int, help="events per throughput round (800)")
     parser.add_argument("--paced-rounds", type=int, help="paced latency rounds per arm (3)")
@@ -79,8 +79,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"the paced rate, events/s ({PACED_RATE:g})")
     parser.add_argument("--light-rate", type=float, default=LIGHT_RATE,
                         help=f"a second paced rate, below saturation ({LIGHT_RATE:g})")
-    parser.add_argument("--orders", type=int, help="orders per settled-orders batch (150)")
-    parser.add_argument("--batches", type=int, help="settled-orders batches (5)")
+    parser.add_argument("--orders", type=int, help="orders per settled-orders batch (200)")
+    parser.add_argument("--batches", type=int, help="settled-orders batches (6)")
     parser.add_argument("--order-rounds", type=int, help="single orders timed alone (20)")
     parser.add_argument("--rabbitmq", default=RABBITMQ,
                         help=f"the baseline's broker, loopback only ({RABBITMQ})")
