@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import otel
@@ -248,18 +248,27 @@ class Consumer:
         return None
 
 
+# Both run in every consumer transaction: built once, on the table rather than the mapped
+# class (an ORM-enabled statement costs about 0.4 ms of CPU more per transaction, and no
+# offset object is loaded in these sessions for it to synchronise).
+_OFFSETS = cast(Table, ConsumerOffset.__table__)
+_LOCKED_OFFSET = (select(_OFFSETS.c.last_seq)
+                  .where(_OFFSETS.c.publisher == bindparam("publisher")).with_for_update())
+_ADVANCE = (update(_OFFSETS)
+            .where(_OFFSETS.c.publisher == bindparam("from_publisher"),
+                   _OFFSETS.c.last_seq == bindparam("previous"))
+            .values(last_seq=bindparam("new_last")))
+
+
 def _locked_offset(db: Session, publisher: str) -> int | None:
     # Locked (PostgreSQL): a second replica waits here, then sees a duplicate.
-    return db.scalar(select(ConsumerOffset.last_seq)
-                     .where(ConsumerOffset.publisher == publisher).with_for_update())
+    return db.execute(_LOCKED_OFFSET, {"publisher": publisher}).scalar()
 
 
 def _advance(db: Session, publisher: str, first: int, last: int) -> None:
     # Guarded: moves only from first - 1, so two replicas never both apply one event.
-    result = db.execute(update(ConsumerOffset)
-                        .where(ConsumerOffset.publisher == publisher,
-                               ConsumerOffset.last_seq == first - 1)
-                        .values(last_seq=last))
+    result = db.execute(_ADVANCE, {"from_publisher": publisher, "previous": first - 1,
+                                   "new_last": last})
     moved = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
     if moved != 1:
         raise StaleOffset(f"{publisher} offset is no longer {first - 1}")

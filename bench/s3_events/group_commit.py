@@ -3,7 +3,7 @@ events one transaction each, against runs of 100 in one transaction (what a cons
 with the events that arrived together), on a fresh database per arm and round, arms
 interleaved. SQLite (a file, fsync per commit) by default; `--url` for PostgreSQL.
 
-    .venv/bin/python -m bench.group_commit --events 400 --rounds 3
+    .venv/bin/python -m bench.s3_events.group_commit --events 400 --rounds 3
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from shared.events.consumer import Consumer
 from shared.events.models import EventsBase
 from shared.events.outbox import ensure_counter
 
-from .common import progress
+from ..common import progress
 
 CUSTOMER = Customer(name="Ada", email="ada@example.com", phone="+44 20 7946 0000")
 
@@ -65,7 +65,8 @@ def _arm(url: str, events: int, run: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.group_commit", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.s3_events.group_commit",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
