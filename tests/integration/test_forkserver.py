@@ -59,7 +59,8 @@ def test_forked_replicas_each_run_with_their_own_environment(group: ProcessGroup
     for child, name in ((first, "pricing-a"), (second, "pricing-b")):
         # Its own data folder and its own log file, both from its environment and stderr.
         assert (tmp_path / name / "pricing.db").exists()
-        wait_for(lambda name=name: '"service": "pricing"' in (tmp_path / name / f"{name}.log").read_text(),
+        log = tmp_path / name / f"{name}.log"
+        wait_for(lambda log=log: '"service": "pricing"' in log.read_text(),
                  what=f"{name}'s log lines")
         cmdline = Path(f"/proc/{child.process.pid}/cmdline").read_bytes()
         assert b"-m services.pricing" in cmdline
