@@ -72,7 +72,7 @@ lint: $(STAMP)
 # Benchmarks, not tests: the scenarios S0-S5 of docs/BENCHMARKS.md, each one module of
 # bench/ against its baseline in the same run (real processes on loopback), each rewriting
 # only its own section of docs/BENCHMARKS.md and its plot docs/bench-sN.png. `make bench`
-# runs them all in order, about 25 minutes, saying which one runs; `make bench-s3` runs one.
+# runs them all in order, about 12 minutes, saying which one runs; `make bench-s3` runs one.
 # They need the `bench` extra (pika for RabbitMQ, zeroapi, matplotlib, py-spy), installed
 # on first use. S3's baseline wants RabbitMQ on 127.0.0.1:5672 (guest/guest).
 # Options: $(BIN)/python -m bench.s0_rpc --help (and so on).

@@ -294,10 +294,10 @@ def plot(first: list[PlatformStart], again: list[PlatformStart],
          spawned: list[PlatformStart], service: list[Start], peer: list[Start],
          path: Path) -> None:
     """Every round's start time per arm (dots) with its median (bar) and the targets."""
-    figure, (platform_axes, service_axes) = new_figure(8, 4, columns=2)
+    figure, (platform_axes, service_axes) = new_figure(9.5, 4.2, columns=2)
     for axes, arms, target in (
-            (platform_axes, {"empty folder": first, "data present": again,
-                             "new interpreters\n(before)": spawned}, TARGET_PLATFORM_S),
+            (platform_axes, {"forked,\nempty folder": first, "forked,\ndata present": again,
+                             "new interpreters,\nempty (before)": spawned}, TARGET_PLATFORM_S),
             (service_axes, {"pricing": service, "gunicorn peer": peer}, TARGET_SERVICE_S)):
         for x, starts in enumerate(arms.values()):
             values = [s.seconds * 1000 for s in starts]
@@ -421,9 +421,10 @@ def _report(args: argparse.Namespace, facts: list[tuple[str, str]],
         f"Where the platform's start went (empty folder, median CPU seconds per process "
         f"until /readyz answered): {total_cpu:.2f} CPU-s in all against "
         f"{first_median:.2f} s x {cores} CPUs = {first_median * cores:.2f} CPU-s of wall "
-        "time. Every process imports its stack at once and they share the cores with "
-        f"whatever else runs; on {cores} idle CPUs the same work would still take at least "
-        f"{total_cpu / cores:.2f} s.",
+        "time. The fork server imports the common stack once (its row) and every process "
+        "forked from it does only its own part (its schema, its seed, binding); they share "
+        f"the cores with whatever else runs, and on {cores} idle CPUs the same work would "
+        f"still take at least {total_cpu / cores:.2f} s.",
         table(["process", "CPU s until ready"], [[n, f"{v:.2f}"] for n, v in cpu_rows]),
         f"Where pricing's start went: one more start under `python -X importtime` took "
         f"{_s(profiled)} ms to its first reply, {_s(imports)} ms of it "

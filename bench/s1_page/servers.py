@@ -145,7 +145,7 @@ def under_half_open(urls: dict[str, str], sizes: list[int], requests: int) -> li
     rows = []
     for number, size in enumerate(sizes):
         for server in SERVERS if number % 2 == 0 else SERVERS[::-1]:
-            progress(f"http-server: {size} half-open connections to {server}")
+            progress(f"s1 servers: {size} half-open connections to {server}")
 
             async def scenario(server: str = server, size: int = size
                                ) -> tuple[int, list[float], int]:
@@ -227,13 +227,13 @@ def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
         for url in urls.values():
             pages(url, 20, 0)  # warm both up
         _every_page(shop.url)  # the services' reply caches hold every page: same for both
-        progress(f"http-server: 1/3 pages, {args.rounds} interleaved rounds")
+        progress(f"s1 servers: 1/3 pages, {args.rounds} interleaved rounds")
         plain = plain_pages(urls, args.rounds, args.requests)
-        progress("http-server: 2/3 pages beside half-open connections")
+        progress("s1 servers: 2/3 pages beside half-open connections")
         half_open = under_half_open(urls, args.half_open, 20)
         streams = {}
         for count in args.streams:
-            progress(f"http-server: 3/3 {count} open event streams, {args.orders} orders")
+            progress(f"s1 servers: 3/3 {count} open event streams, {args.orders} orders")
             streams[count] = asyncio.run(_streams(shop, count, args.orders, 50))
         return {"plain": plain, "half_open": half_open, "streams": streams}
     finally:
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
               ("benchmark wall time", f"{time.monotonic() - started:.0f} s")]
     command = " ".join([".venv/bin/python -m bench.s1_page.servers", *raw])
     write_section(args.output, "s1-servers", render(result, command, facts))
-    progress(f"done: wrote the http-server section of {args.output}")
+    progress(f"done: wrote the s1-servers section of {args.output}")
     return 0
 
 
