@@ -4,7 +4,8 @@ it makes the fork server die with the supervisor that started it.
 Linux sends a process its "parent died" signal only for its own parent. The processes forked
 from the fork server are its children, each set to get SIGTERM when it dies; the fork server
 alone would live on after a `zeroshop up` killed with SIGKILL (its children keep it alive),
-so it asks for the same signal from its own parent here.
+so it asks for the same signal from its own parent here. (Linux sends it when the thread
+that started the process ends: `zeroshop up` starts the fork server from its main thread.)
 """
 
 import os
