@@ -10,6 +10,7 @@ import math
 import os
 import platform
 import re
+import signal
 import statistics
 import sys
 import threading
@@ -18,6 +19,7 @@ import urllib.parse
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import msgspec
@@ -247,6 +249,23 @@ class OtherLoad:
         others = max(0.0, (busy - busy0) - (ours - ours0))
         return (f"{others:.1f} CPU-s in {now - then:.0f} s "
                 f"(= {others / (now - then) / cores * 100:.0f}% of {cores} CPUs)")
+
+
+def facts_at_end(others: OtherLoad, elapsed_s: float) -> list[tuple[str, str]]:
+    """The machine facts a report adds after its run: the load then, what other processes
+    used meanwhile, and how long the run took."""
+    return [("load average at end (1/5/15 min)", load_average()),
+            ("CPU used by other processes during the run", others.describe()),
+            ("benchmark wall time", f"{elapsed_s:.0f} s")]
+
+
+def stop_on_signals() -> None:
+    """SIGTERM, and SIGINT even in a background job (started with it ignored), raise
+    KeyboardInterrupt, so a benchmark's finally blocks stop every process it started."""
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 # --- the report: docs/BENCHMARKS.md, one delimited section per benchmark ----------------------

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import zmq
@@ -30,13 +29,14 @@ from tests.support import Platform, wait_for
 from ..common import (
     REPORT,
     OtherLoad,
+    facts_at_end,
     fill_defaults,
-    load_average,
     machine_facts,
     page_calls,
     percentile,
     plot_path,
     progress,
+    stop_on_signals,
     write_section,
 )
 from . import __doc__ as DESCRIPTION
@@ -229,15 +229,10 @@ def _profile_misses(result: report.Result, arms: Sequence[Arm],
     return found
 
 
-def _terminate(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the finally blocks run
-
-
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = _parse(raw)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_signals()
     facts = machine_facts() + [(name, version(name)) for name in VERSIONS]
     others = OtherLoad()
     started = time.monotonic()
@@ -249,9 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     elapsed = time.monotonic() - started
     facts += [("Zero server processes", f"broker + {result.zero_workers} workers (its default)"),
-              ("load average at end (1/5/15 min)", load_average()),
-              ("CPU used by other processes during the run", others.describe()),
-              ("benchmark wall time", f"{elapsed:.0f} s")]
+              *facts_at_end(others, elapsed)]
     png = plot_path("s0", args.output)
     progress(f"drawing {png}")
     report.plot(result, png)

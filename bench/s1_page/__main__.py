@@ -18,7 +18,6 @@ Nothing asserts on speed.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
 import threading
@@ -26,7 +25,6 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from types import FrameType
 
 from shared.catalog_seed import PRODUCT_COUNT
 from shared.config import PAGE_SERVICES
@@ -36,10 +34,11 @@ from ..common import (
     REPORT,
     HttpSession,
     OtherLoad,
+    facts_at_end,
     fill_defaults,
-    load_average,
     machine_facts,
     progress,
+    stop_on_signals,
     write_section,
 )
 from ..peers.processes import WORKERS, Peers
@@ -118,15 +117,10 @@ def measure(urls: dict[str, str], processes: dict[str, closed_loop.Processes],
     return loads
 
 
-def _terminate(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the finally blocks run
-
-
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = _parse(raw)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_signals()
     facts = machine_facts() + [(name, version(name)) for name in VERSIONS]
     facts.append(("gunicorn workers per peer (sync)", f"{WORKERS} (2 x cores + 1)"))
     others = OtherLoad()
@@ -164,9 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         progress("interrupted: processes stopped, report not written")
         return 130
     elapsed = time.monotonic() - started
-    facts += [("load average at end (1/5/15 min)", load_average()),
-              ("CPU used by other processes during the run", others.describe()),
-              ("benchmark wall time", f"{elapsed:.0f} s")]
+    facts += facts_at_end(others, elapsed)
     result = s1_report.Result(ARMS, CONCURRENCY, loads, args.seconds, SEQUENTIAL, THREADS)
     s1_report.plot(result, args.plot)
     text = s1_report.render(result, _command(raw), facts, args.plot, args.output)

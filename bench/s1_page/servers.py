@@ -40,10 +40,10 @@ from ..common import (
     HttpSession,
     OtherLoad,
     Summary,
+    facts_at_end,
     fill_defaults,
     fmt_ms,
     fmt_ratio,
-    load_average,
     machine_facts,
     progress,
     table,
@@ -300,9 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="zeroshop-bench-http-") as data:
         result = run(args, Path(data))
-    facts += [("load average at end (1/5/15 min)", load_average()),
-              ("CPU used by other processes during the run", others.describe()),
-              ("benchmark wall time", f"{time.monotonic() - started:.0f} s")]
+    facts += facts_at_end(others, time.monotonic() - started)
     command = " ".join([".venv/bin/python -m bench.s1_page.servers", *raw])
     write_section(args.output, "s1-servers", render(result, command, facts))
     progress(f"done: wrote the s1-servers section of {args.output}")

@@ -5,22 +5,21 @@ errors included. Progress on stderr; nothing asserts on speed."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import FrameType
 
 from bench.common import (
     REPORT,
     HttpSession,
     OtherLoad,
+    facts_at_end,
     fill_defaults,
-    load_average,
     machine_facts,
     plot_path,
     progress,
+    stop_on_signals,
     write_section,
 )
 from shared.config import PAGE_SERVICES
@@ -97,10 +96,6 @@ def _wait_for_complete_page(url: str, timeout: float = 30.0) -> None:
         session.close()
 
 
-def _terminate(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the finally blocks run
-
-
 def measure(shop: Platform, args: argparse.Namespace
             ) -> tuple[stragglers.StragglerResult, hung.DegradationResult]:
     ctx = new_context(None)
@@ -130,8 +125,7 @@ def measure(shop: Platform, args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = _parse(raw)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_signals()
     facts = machine_facts()
     others = OtherLoad()
     started = time.monotonic()
@@ -149,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         progress("interrupted: processes stopped, report not written")
         return 130
     elapsed = time.monotonic() - started
-    facts += [("load average at end (1/5/15 min)", load_average()),
-              ("CPU used by other processes during the run", others.describe()),
-              ("benchmark wall time", f"{elapsed:.0f} s")]
+    facts += facts_at_end(others, elapsed)
     plot = plot_path("s2", args.output)
     report.plot(part1, part2, plot)
     command = " ".join([".venv/bin/python -m bench.s2_stragglers", *raw])

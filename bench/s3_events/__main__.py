@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sqlite3
 import statistics
 import sys
@@ -31,21 +30,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from shared.messaging import new_context
 
 from ..common import (
     REPORT,
     OtherLoad,
+    facts_at_end,
     fill_defaults,
-    load_average,
     machine_facts,
     new_figure,
     plot_path,
     progress,
     save_figure,
     spread,
+    stop_on_signals,
     table,
     verdict,
     write_section,
@@ -100,10 +99,6 @@ def _command(argv: list[str]) -> str:
     if not argv:
         return "`make bench-s3` (or `.venv/bin/python -m bench.s3_events`)"
     return f"`.venv/bin/python -m bench.s3_events {' '.join(argv)}`"
-
-
-def _terminate(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the finally blocks run
 
 
 def _commit_ms(commits: int = 100) -> float:
@@ -239,8 +234,7 @@ def run_flow(data: Path, args: argparse.Namespace) -> FlowResult:
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = _parse(raw)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
-    signal.signal(signal.SIGTERM, _terminate)
+    stop_on_signals()
     commit_before = _commit_ms()
     facts = machine_facts()
     others = OtherLoad()
@@ -256,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     commit_ms = (commit_before, _commit_ms())
     facts += [("SQLite", _sqlite_fact(commit_ms)),
               ("RabbitMQ", broker),
-              ("load average at end (1/5/15 min)", load_average()),
-              ("CPU used by other processes during the run", others.describe()),
-              ("benchmark wall time", f"{elapsed:.0f} s")]
+              *facts_at_end(others, elapsed)]
     plot = plot_path("s3", args.output)
     _plot(arms, plot)
     write_section(args.output, "s3", _report(raw, facts, arms, settled, args, plot,
