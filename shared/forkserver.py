@@ -27,6 +27,8 @@ from typing import IO
 
 import setproctitle
 
+from shared.config import ALL_SERVICES
+
 # What the processes import anyway; nothing here reads the environment when imported.
 # Alembic too: every service on an empty folder migrates (a start at the newest revision
 # would not need it, but it costs the fork server less than it costs eight services).
@@ -37,9 +39,7 @@ PRELOAD = [
     "setproctitle", "alembic.command", "alembic.config", "alembic.runtime.migration",
     "shared.contracts", "shared.messaging", "shared.events", "shared.db", "shared.runtime",
     "shared.migrations", "shared.cli",
-    *(f"services.{name}.{part}" for name in (
-        "product", "inventory", "pricing", "discount", "recommendation", "orders", "email",
-        "sms") for part in ("models", "service")),
+    *(f"services.{name}.{part}" for name in ALL_SERVICES for part in ("models", "service")),
     "gateway", "gateway.server",
 ]
 
