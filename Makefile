@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 .PHONY: load
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
+# PYTHONWARNINGS: setuptools warns on every editable install (a folder named like the
+# package sits beside it), pages of noise on a first screen; pip's errors still show.
 $(STAMP): pyproject.toml
 	@echo "installing ZeroShop into $(VENV) (about 30-60 s on first run) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 	@echo "installed; the CLI is ./zeroshop (./zeroshop --help)"
 
@@ -80,7 +82,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 BENCHES := s0 s1 s2 s3 s4 s5
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	@echo "installing the bench extra into $(VENV) ..."
-	@$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
