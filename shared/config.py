@@ -7,6 +7,7 @@ they need (`ServiceConfig.from_env("pricing", {"PRICING_BIND": "tcp://127.0.0.1:
 from __future__ import annotations
 
 import os
+import random
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,8 +53,39 @@ def data_dir(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("ZEROSHOP_DATA_DIR", "var"))
 
 
+# Ports free_port has handed out in this process: a platform's ports are picked together,
+# before any of them is bound, so the same one must not come up twice.
+_handed_out: set[int] = set()
+_random = random.SystemRandom()  # not the global generator a test may seed, nor a fork's copy
+_EPHEMERAL_LOW = 32768  # Linux's default; read from the kernel where it says
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _EPHEMERAL_LOW
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port free now, below the kernel's ephemeral range. One picked inside it
+    (the kernel's port 0) can be taken as the local end of any outgoing connection, a
+    reconnecting client's say, before its service binds it or while a restarted service
+    is down: seen as "Address already in use" in the suite."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = _random.randint(max(1024, low - 12000), low - 1)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as sock:  # that range is full: whatever the kernel gives
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
