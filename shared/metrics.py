@@ -31,6 +31,10 @@ RPC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 RPC_SECONDS = Histogram("zeroshop_rpc_duration_seconds",
                         "Time to answer one RPC request, by method", ("service", "method"),
                         buckets=RPC_BUCKETS)
+RPC_GROUP_COMMITS = Histogram("zeroshop_rpc_group_commit_size",
+                              "Write requests that queued up together and shared one commit "
+                              "(groups of two or more)", ("service", "method"),
+                              buckets=(2, 4, 8, 16, 32, 64))
 RPC_ERRORS = Counter("zeroshop_rpc_errors_total", "RPC requests answered with an error",
                      ("service", "method", "code"))
 EVENTS_PUBLISHED = Counter("zeroshop_events_published_total",

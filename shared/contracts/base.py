@@ -54,6 +54,9 @@ class Method:
     # A pure read of data only its service writes: the runtime may answer it from memory
     # until the service next commits a write, and reads it without the write lock.
     query: bool = False
+    # A write whose handler touches nothing but its service's database: requests of it that
+    # queue up together may share one transaction (each in its own savepoint) and one commit.
+    group_commit: bool = False
     # Who may call it (CURVE key names) when CURVE is on; None: any admitted key. Methods that
     # change state or replay history name their callers; reads stay open to the platform.
     callers: tuple[str, ...] | None = None

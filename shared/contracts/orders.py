@@ -84,7 +84,7 @@ ORDERS = contract(
     "Places orders (order + event in one transaction) and tracks their timeline.",
     Method("place_order", PlaceOrder, OrderAccepted,
            "Commit a pending order and its order.placed event; idempotent by key.", _EXAMPLE,
-           ("conflict",), callers=("gateway", "cli")),
+           ("conflict",), callers=("gateway", "cli"), group_commit=True),
     Method("get_order", GetOrder, Order, "One order with its lines and timeline.",
            GetOrder(order_id=1), ("not_found",)),
     Method("list_orders", ListOrders, OrderPage, "Orders, newest first.", ListOrders()),

@@ -53,7 +53,10 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
 def consumer_handlers(consumer: Consumer) -> dict[str, Callable[[Any, Session], Any]]:
     def offsets(params: NoArgs, db: Session) -> OffsetList:
         rows = db.scalars(select(ConsumerOffset).order_by(ConsumerOffset.publisher))
-        return OffsetList(items=[Offset(publisher=r.publisher, last_seq=r.last_seq) for r in rows])
+        # Events without a handler are passed over in memory before their offset is stored.
+        return OffsetList(items=[Offset(publisher=r.publisher,
+                                        last_seq=max(r.last_seq, consumer.passed_over(r.publisher)))
+                                 for r in rows])
 
     def dead_letters(params: ListDeadLetters, db: Session) -> DeadLetterList:
         query = select(DeadLetterRow).order_by(DeadLetterRow.id)

@@ -30,6 +30,7 @@ from .models import ConsumerOffset, DeadLetterRow, DeliveryFailure
 from .outbox import EMITTED, PUBLISHES, TRACE, now_iso
 
 log = logging.getLogger("zeroshop.consumer")
+PASS_OVER_COMMIT_MS = 100  # events without a handler: their offset is written this late at most
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class Consumer:
         self.service = service
         self.follower: Follower | None = None  # while running: its lag is a metric
         self._applied: dict[tuple[str, str], Any] = {}  # (publisher, topic) -> its counter
+        # Events this service has no handler for change nothing, so they get no transaction
+        # of their own: the offset passes over them in memory and is written with the next
+        # event that has an effect, or within PASS_OVER_COMMIT_S when none comes. A crash
+        # before that only means they are fetched and passed over again.
+        self._passed: dict[str, int] = {}  # publisher -> the last seq passed over, unwritten
+        self._passed_due = 0.0  # monotonic time by which they are written
 
     def load_offsets(self, publishers: list[str]) -> dict[str, int]:
         with unit_of_work(self._sessions) as db:
@@ -87,9 +94,48 @@ class Consumer:
         self.follower = follower
         try:
             while not stopping.is_set():
-                follower.step(500)
+                follower.step(PASS_OVER_COMMIT_MS if self._passed else 500)
+                if self._passed and time.monotonic() >= self._passed_due:
+                    self.write_passed_over()
         finally:
             follower.close()
+            self.write_passed_over()
+
+    def passed_over(self, publisher: str) -> int:
+        """The last seq of `publisher` passed over and not yet written (0: none)."""
+        return self._passed.get(publisher, 0)
+
+    def write_passed_over(self) -> None:
+        """Move the stored offsets past the events passed over (one transaction)."""
+        if not self._passed:
+            return
+        passed, self._passed = self._passed, {}
+        try:
+            with unit_of_work(self._sessions) as db:
+                for publisher, last in passed.items():
+                    current = _locked_offset(db, publisher)
+                    if current is not None and current < last:
+                        _advance(db, publisher, current, last)
+        except Exception:  # noqa: BLE001 - harmless: they are fetched and passed over again
+            log.warning("could not store the offsets past %s; they follow with the next "
+                        "event", passed, exc_info=True)
+            for publisher, last in passed.items():
+                self._passed.setdefault(publisher, last)
+
+    def _offset(self, db: Session, publisher: str) -> tuple[int | None, int | None]:
+        """(the stored offset, locked; the offset the next event follows: past the events
+        passed over since, if any)."""
+        stored = _locked_offset(db, publisher)
+        passed = self._passed.get(publisher)
+        if stored is None or passed is None or passed <= stored:
+            return stored, stored
+        return stored, passed
+
+    def _pass_over(self, publisher: str, events: Sequence[Envelope]) -> None:
+        if not self._passed:
+            self._passed_due = time.monotonic() + PASS_OVER_COMMIT_MS / 1000
+        self._passed[publisher] = events[-1].seq
+        self._count(publisher, events)
 
     def apply_many(self, publisher: str, events: Sequence[Envelope]) -> int:
         """Apply consecutive events in one transaction with one offset move (group commit:
@@ -97,12 +143,15 @@ class Consumer:
         first, are applied. Each handler runs in a savepoint: one that fails is undone
         alone, the events before it commit, and its failure counts as one attempt (retried
         or dead-lettered as if it had come alone); the events after it wait their turn."""
+        if all(e.topic not in self._subscriptions for e in events):
+            self._pass_over(publisher, events)  # the follower hands over only what is next
+            return len(events)
         if len(events) == 1 or any(self._backing_off(publisher, e) for e in events):
             return self._one_at_a_time(publisher, events)
         failure: tuple[Envelope, Exception] | None = None
         try:
             with unit_of_work(self._sessions) as db:
-                current = _locked_offset(db, publisher)
+                stored, current = self._offset(db, publisher)
                 run = [e for e in events if current is None or e.seq > current]
                 done = len(events) - len(run)  # duplicates: applied before
                 if not run or run[0].seq != (current or 0) + 1:
@@ -117,9 +166,10 @@ class Consumer:
                         break
                     applied += 1
                 if applied:
-                    _advance(db, publisher, run[0].seq, run[applied - 1].seq)
+                    _advance(db, publisher, stored or 0, run[applied - 1].seq)
                     self._fault_before_commit(db)
             if applied:
+                self._passed.pop(publisher, None)
                 self._committed(db, publisher, run[:applied])
         except Exception:  # noqa: BLE001 - the database, or another replica moved on
             log.debug("a run of %d events from %s is applied one by one", len(events),
@@ -145,14 +195,15 @@ class Consumer:
             return False  # backing off; the events behind it wait (order is kept)
         try:
             with unit_of_work(self._sessions) as db:
-                current = _locked_offset(db, publisher)
+                stored, current = self._offset(db, publisher)
                 if current is not None and current >= event.seq:
                     return True  # a duplicate: applied before
                 if current != event.seq - 1:
                     return False  # not next: the follower fetches what is missing first
                 self._run_handler(event, db)
-                _advance(db, publisher, event.seq, event.seq)
+                _advance(db, publisher, stored or 0, event.seq)
                 self._fault_before_commit(db)
+            self._passed.pop(publisher, None)
             self._committed(db, publisher, (event,))
             return True
         except StaleOffset:
@@ -177,15 +228,18 @@ class Consumer:
         return self.follower.lag() if self.follower is not None else {}
 
     def _committed(self, db: Session, publisher: str, events: Sequence[Envelope]) -> None:
+        self._count(publisher, events)
+        self._on_commit()
+        if db.info.get(EMITTED):
+            self._on_emit()
+
+    def _count(self, publisher: str, events: Sequence[Envelope]) -> None:
         for event in events:
             counter = self._applied.get((publisher, event.topic))
             if counter is None:
                 counter = self._applied[(publisher, event.topic)] = EVENTS_APPLIED.labels(
                     self.service, publisher, event.topic)
             counter.inc()
-        self._on_commit()
-        if db.info.get(EMITTED):
-            self._on_emit()
 
     def _run_handler(self, event: Envelope, db: Session) -> None:
         db.info[PUBLISHES] = self._publishes
@@ -222,12 +276,14 @@ class Consumer:
                 return False
             if failure is not None:
                 db.delete(failure)
+            stored, _ = self._offset(db, publisher)
             db.add(DeadLetterRow(
                 publisher=publisher, seq=event.seq, event_id=event.id, topic=event.topic,
                 version=event.version, payload=bytes(event.payload).decode(),
                 occurred_at=event.occurred_at, trace=event.trace, attempts=attempts,
                 error=error, failed_at=now_iso()))
-            _advance(db, publisher, event.seq, event.seq)
+            _advance(db, publisher, stored if stored is not None else event.seq - 1, event.seq)
+        self._passed.pop(publisher, None)
         self._retry_at.pop((publisher, event.seq), None)
         log.error("%s #%d (%s) moved to dead letters after %d attempts: %s", publisher,
                   event.seq, event.topic, attempts, error)
@@ -265,10 +321,11 @@ def _locked_offset(db: Session, publisher: str) -> int | None:
     return db.execute(_LOCKED_OFFSET, {"publisher": publisher}).scalar()
 
 
-def _advance(db: Session, publisher: str, first: int, last: int) -> None:
-    # Guarded: moves only from first - 1, so two replicas never both apply one event.
-    result = db.execute(_ADVANCE, {"from_publisher": publisher, "previous": first - 1,
+def _advance(db: Session, publisher: str, previous: int, last: int) -> None:
+    # Guarded: moves only from `previous` (the offset read, locked, in this transaction), so
+    # two replicas never both apply one event.
+    result = db.execute(_ADVANCE, {"from_publisher": publisher, "previous": previous,
                                    "new_last": last})
     moved = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
     if moved != 1:
-        raise StaleOffset(f"{publisher} offset is no longer {first - 1}")
+        raise StaleOffset(f"{publisher} offset is no longer {previous}")

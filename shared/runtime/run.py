@@ -155,7 +155,8 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
                  " as a standby: another replica holds the writer lease" if service.standby
                  else "")
         server.serve(lambda body, caller: service.dispatch(body, sessions, caller),
-                     stopping.is_set)
+                     stopping.is_set,
+                     dispatch_many=lambda requests: service.dispatch_many(requests, sessions))
     finally:
         stopping.set()
         for thread in threads:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inventory.models import Base, StockRow
@@ -178,3 +178,53 @@ class TestGroupCommit:
         with unit_of_work(sessions) as db:
             assert [d.seq for d in db.scalars(select(DeadLetterRow))] == [2]
         assert consumer.load_offsets(["orders"]) == {"orders": 3}
+
+
+def unhandled(seq: int) -> Envelope:
+    """An event of orders that inventory has no handler for."""
+    return Envelope(publisher="orders", seq=seq, id=str(uuid.uuid4()), topic="order.confirmed",
+                    version=1, occurred_at="2026-01-01T00:00:00+00:00",
+                    payload=msgspec.Raw(b"{}"))
+
+
+class TestPassingOver:
+    def test_events_without_a_handler_get_no_transaction(self, sessions, consumer) -> None:
+        commits: list[int] = []
+        event.listen(sessions.kw["bind"], "commit", lambda _conn: commits.append(1))
+        assert consumer.apply_many("orders", [unhandled(1), unhandled(2)]) == 2
+        assert commits == [] and consumer.passed_over("orders") == 2
+        assert consumer.load_offsets(["orders"]) == {"orders": 0}  # not stored yet
+
+    def test_the_next_event_with_an_effect_stores_the_offset_past_them(self, sessions,
+                                                                       consumer) -> None:
+        before = stock(sessions)
+        assert consumer.apply_many("orders", [unhandled(1), unhandled(2)]) == 2
+        assert consumer.apply_many("orders", [placed(3)]) == 1
+        assert stock(sessions) == before - 1 and consumer.passed_over("orders") == 0
+        assert consumer.load_offsets(["orders"]) == {"orders": 3}
+
+    def test_with_nothing_after_them_they_are_stored_on_their_own(self, consumer) -> None:
+        assert consumer.apply_many("orders", [unhandled(1)]) == 1
+        consumer.write_passed_over()  # what the consumer's loop does once they are due
+        assert consumer.load_offsets(["orders"]) == {"orders": 1}
+        assert consumer.passed_over("orders") == 0
+
+    def test_a_crash_before_they_are_stored_passes_over_them_again(self, sessions,
+                                                                   consumer) -> None:
+        before = stock(sessions)
+        assert consumer.apply_many("orders", [unhandled(1), unhandled(2)]) == 2
+        restarted = Consumer(sessions, svc.subscriptions, svc.contract.publishes, lambda: None)
+        assert restarted.load_offsets(["orders"]) == {"orders": 0}  # fetched again from 1
+        assert restarted.apply_many("orders", [unhandled(1), unhandled(2), placed(3)]) == 3
+        assert stock(sessions) == before - 1
+        assert restarted.load_offsets(["orders"]) == {"orders": 3}
+
+    def test_a_dead_letter_after_them_moves_the_offset_past_all(self, sessions) -> None:
+        impatient = Consumer(sessions, svc.subscriptions, (), lambda: None, 1, 0.0)
+        impatient.load_offsets(["orders"])
+        assert impatient.apply_many("orders", [unhandled(1)]) == 1
+        broken = msgspec.structs.replace(placed(2), payload=msgspec.Raw(b"[]"))
+        assert impatient.apply("orders", broken)
+        assert impatient.load_offsets(["orders"]) == {"orders": 2}
+        with unit_of_work(sessions) as db:
+            assert db.scalars(select(DeadLetterRow.seq)).all() == [2]
