@@ -54,10 +54,11 @@ from .durable import Arm, Collector, Paced, Round, SequenceCheck
 from .rabbitmq import RABBITMQ, RabbitArm, RabbitTarget, rabbit_version
 from .zeroshop import ZeroShopArm
 
-DEFAULTS = {"rounds": 11, "warmup": 1, "events": 800, "paced_rounds": 3,
-            "paced_seconds": 3.0, "orders": 200, "batches": 6, "order_rounds": 20}
+DEFAULTS = {"rounds": 9, "warmup": 1, "events": 800, "paced_rounds": 3,
+            "paced_seconds": 3.0, "orders": 400, "batches": 6, "order_rounds": 20,
+            "producers": 8}
 QUICK = {"rounds": 2, "warmup": 1, "events": 100, "paced_rounds": 1, "paced_seconds": 1.0,
-         "orders": 20, "batches": 2, "order_rounds": 5}
+         "orders": 40, "batches": 2, "order_rounds": 5, "producers": 4}
 TARGET_RATIO = 3.0  # ZeroShop's events/s over the RabbitMQ baseline's
 TARGET_P99_MS = 5.0  # at the paced rate
 TARGET_ORDERS_S = 300.0  # orders fully settled per second
@@ -69,7 +70,10 @@ LIGHT_RATE = 100.0  # latency when neither arm is saturated
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.s3_events", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, help="throughput rounds per arm (11)")
+    parser.add_argument("--rounds", type=int, help="throughput rounds per arm (9)")
+    parser.add_argument("--producers", type=int,
+                        help="producer threads, each with its own connection, sending at "
+                             "once (8); part 1 also runs with one")
     parser.add_argument("--warmup", type=int, help="untimed warm-up rounds per arm (1)")
     parser.add_argument("--events", type=int, help="events per throughput round (800)")
     parser.add_argument("--paced-rounds", type=int, help="paced latency rounds per arm (3)")
@@ -78,7 +82,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"the paced rate, events/s ({PACED_RATE:g})")
     parser.add_argument("--light-rate", type=float, default=LIGHT_RATE,
                         help=f"a second paced rate, below saturation ({LIGHT_RATE:g})")
-    parser.add_argument("--orders", type=int, help="orders per settled-orders batch (200)")
+    parser.add_argument("--orders", type=int, help="orders per settled-orders batch (400)")
     parser.add_argument("--batches", type=int, help="settled-orders batches (6)")
     parser.add_argument("--order-rounds", type=int, help="single orders timed alone (20)")
     parser.add_argument("--rabbitmq", default=RABBITMQ,
@@ -140,12 +144,13 @@ def _sqlite_fact(commit_ms: tuple[float, float]) -> str:
 @dataclass
 class ArmResult:
     name: str
-    rounds: list[Round] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)  # with --producers at once
+    single: list[Round] = field(default_factory=list)  # with one producer
     paced: dict[float, Paced] = field(default_factory=dict)  # by rate, events/s
     checks: list[SequenceCheck] = field(default_factory=list)
 
-    def rates(self) -> list[float]:
-        return [r.rate for r in self.rounds]
+    def rates(self, single: bool = False) -> list[float]:
+        return [r.rate for r in (self.single if single else self.rounds)]
 
     def median_rate(self) -> float:
         return statistics.median(self.rates()) if self.rounds else float("nan")
@@ -168,21 +173,26 @@ def measure_arms(arms: Sequence[Arm], collector: Collector, args: argparse.Names
                  ) -> list[ArmResult]:
     results = [ArmResult(arm.name) for arm in arms]
     for r, order in enumerate(_interleaved(arms, args.warmup + args.rounds)):
-        timed = {i: durable.throughput_round(arms[i], collector, args.events) for i in order}
+        timed = {i: durable.throughput_round(arms[i], collector, args.events, args.producers)
+                 for i in order}
+        alone = {i: durable.throughput_round(arms[i], collector, args.events)
+                 for i in reversed(order)}
         if r < args.warmup:
             progress("  throughput warm-up round done")
             continue
         for i, one in timed.items():
             results[i].rounds.append(one)
+            results[i].single.append(alone[i])
         progress(f"  throughput round {r - args.warmup + 1}/{args.rounds}: " + ", ".join(
-            f"{arms[i].name} {timed[i].rate:.0f}" for i in sorted(timed)) + " events/s")
+            f"{arms[i].name} {timed[i].rate:.0f} ({alone[i].rate:.0f} with one producer)"
+            for i in sorted(timed)) + " events/s")
     for rate in (args.rate, args.light_rate):
         for result in results:
             result.paced[rate] = Paced(rate)
         for r, order in enumerate(_interleaved(arms, args.paced_rounds)):
             for i in order:
                 durable.paced_round(arms[i], collector, rate, args.paced_seconds,
-                                    results[i].paced[rate])
+                                    results[i].paced[rate], args.producers)
             progress(f"  paced round {r + 1}/{args.paced_rounds} at {rate:g} events/s: " +
                      ", ".join(f"{a.name} p99 {results[i].paced[rate].p(99):.1f} ms"
                                for i, a in enumerate(arms)))
@@ -225,7 +235,7 @@ def run_flow(data: Path, args: argparse.Namespace) -> FlowResult:
     try:
         alone = flow.run_latency(shop, args.order_rounds, 3)
         progress(f"  one order alone: {args.order_rounds} orders")
-        batches = flow.run_throughput(shop, args.orders, args.batches)
+        batches = flow.run_throughput(shop, args.orders, args.batches, args.producers)
     finally:
         shop.close()
     return FlowResult(batches, alone)
@@ -261,24 +271,25 @@ def main(argv: list[str] | None = None) -> int:
 
 # --- the report -----------------------------------------------------------------------------
 
-def _ratios(arms: Sequence[ArmResult]) -> list[float]:
+def _ratios(arms: Sequence[ArmResult], single: bool = False) -> list[float]:
     """ZeroShop's events/s over RabbitMQ's, round by round (the rounds were interleaved)."""
     if len(arms) < 2:
         return []
-    return [z / r for z, r in zip(arms[0].rates(), arms[1].rates(), strict=False) if r > 0]
+    return [z / r for z, r in zip(arms[0].rates(single), arms[1].rates(single), strict=False)
+            if r > 0]
 
 
-def _throughput_table(arms: Sequence[ArmResult]) -> str:
+def _throughput_table(arms: Sequence[ArmResult], producers: int) -> str:
     rows = []
     for arm in arms:
-        rates = arm.rates()
-        sends = [r.events / r.send_s for r in arm.rounds if r.send_s > 0]
-        rows.append([arm.name, str(sum(r.events for r in arm.rounds)),
-                     f"{arm.median_rate():.0f}", f"{min(rates):.0f}-{max(rates):.0f}",
-                     f"{statistics.median(sends):.0f}",
-                     str(sum(r.lost for r in arm.rounds)),
-                     "yes" if arm.checks and all(c.ok for c in arm.checks) else "NO"])
-    return table(["arm", "events", "events/s (median)", "min-max", "producer sends/s",
+        for count, rounds in ((producers, arm.rounds), (1, arm.single)):
+            rates = [r.rate for r in rounds]
+            sends = [r.events / r.send_s for r in rounds if r.send_s > 0]
+            rows.append([arm.name, str(count), str(sum(r.events for r in rounds)),
+                         f"{statistics.median(rates):.0f}", f"{min(rates):.0f}-{max(rates):.0f}",
+                         f"{statistics.median(sends):.0f}", str(sum(r.lost for r in rounds)),
+                         "yes" if arm.checks and all(c.ok for c in arm.checks) else "NO"])
+    return table(["arm", "producers", "events", "events/s (median)", "min-max", "sends/s",
                   "lost", "sequence check"], rows)
 
 
@@ -340,6 +351,8 @@ def _targets(arms: Sequence[ArmResult], settled: FlowResult,
     orders = flow.median_rate(settled.batches)
     rows = [("events/s vs the RabbitMQ baseline", f">= {TARGET_RATIO:g}x", spread(ratios),
              ratio >= TARGET_RATIO),
+            ("(the same, one producer)", f">= {TARGET_RATIO:g}x", spread(_ratios(arms, True)),
+             statistics.median(_ratios(arms, True) or [float("nan")]) >= TARGET_RATIO),
             (f"p99 at {rate:g} events/s paced", f"<= {TARGET_P99_MS:g} ms",
              f"{p99:.2f} ms", p99 <= TARGET_P99_MS),
             ("orders fully settled per second", f">= {TARGET_ORDERS_S:g}", f"{orders:.0f}",
@@ -368,19 +381,25 @@ def _report(argv: list[str], facts: list[tuple[str, str]], arms: list[ArmResult]
         targets,
         "### 1. Throughput: durable events fanned out to three committing consumers",
         f"{args.rounds} rounds of {args.events} events per arm after {args.warmup} warm-up "
-        f"round(s), arms interleaved (AB BA ...). One producer sends the next event once the "
-        f"last is durable: ZeroShop's `orders.place_order` commits an order with its "
-        f"`order.placed` outbox row (the relay then publishes it), RabbitMQ's "
+        f"round(s), arms interleaved (AB BA ...), each round once with {args.producers} "
+        f"producers sending at once (threads of this process, each with its own connection, "
+        f"as a shop's many clients) and once with one producer. A producer sends its next "
+        f"event once its last is durable: ZeroShop's `orders.place_order` commits an order "
+        f"with its `order.placed` outbox row (the relay then publishes it), RabbitMQ's "
         f"`basic_publish` returns once its publisher confirm arrived. Three consumer "
         f"processes per arm commit each event to their own SQLite file (ZeroShop: "
         f"`shared.events.Consumer`, effect and offset in one transaction, several events in "
         f"one commit when they arrived together; RabbitMQ: pika, prefetch 100, a commit per "
         f"message, then its ack). An event counts when all three have committed it; a "
         f"round's time runs from its first send to its last event's third commit. "
-        f"ZeroShop / RabbitMQ per round: {spread(_ratios(arms))}.",
-        _throughput_table(arms),
-        "Where the time goes, measured over the rounds (CPU per event of each process; "
-        "the producer is this benchmark process, the RPC or pika client):",
+        f"ZeroShop / RabbitMQ per round: {spread(_ratios(arms))} with {args.producers} "
+        f"producers, {spread(_ratios(arms, True))} with one. (With several producers, orders "
+        f"commits the `place_order` requests that queued up together in one transaction; "
+        f"RabbitMQ's broker confirms several publishers' messages together too.)",
+        _throughput_table(arms, args.producers),
+        f"Where the time goes, measured over the rounds with {args.producers} producers "
+        "(CPU per event of each process; the producer is this benchmark process, the RPC or "
+        "pika clients):",
         _cpu_table(arms),
         "Zero loss, by sequence number: after the run each consumer's database must hold "
         "one row per event sent (warm-up and paced events included), its sequence numbers "
@@ -389,15 +408,17 @@ def _report(argv: list[str], facts: list[tuple[str, str]], arms: list[ArmResult]
         f"### 2. Latency at a paced {args.rate:g} events/s (and {args.light_rate:g})",
         f"{args.paced_rounds} round(s) of {args.paced_seconds:g} s per arm and rate, arms "
         f"interleaved; {args.light_rate:g}/s shows the latency below saturation. "
-        f"Event i is due at start + i / rate; the latency runs from that due time "
+        f"Event i is due at start + i / rate and the next free of {args.producers} producers "
+        f"sends it; the latency runs from that due time "
         f"(not from when a late producer got to it) to the event's third commit, so a "
         f"producer falling behind shows as latency. A round ends on time: events due but not "
         f"sent by then are counted apart (due, not sent), so when there are any, the "
         f"percentiles of the sent ones understate the wait.",
         _paced_table(arms),
         "### 3. Orders fully settled, the whole platform",
-        f"Orders, inventory, email, sms and recommendation as real processes. One client "
-        f"places {args.orders} orders per batch as fast as `place_order` answers, then waits "
+        f"Orders, inventory, email, sms and recommendation as real processes. "
+        f"{args.producers} clients at once place {args.orders} orders per batch, each its "
+        f"next as soon as `place_order` answered its last, then the benchmark waits "
         f"until the last order's timeline holds all {flow.TIMELINE_ENTRIES} entries (stock "
         f"reserved, confirmed, email and SMS recorded); each batch starts idle and is "
         f"checked afterwards (every order confirmed, one email and one SMS each). "

@@ -1,7 +1,8 @@
 """S3 parts 1 and 2: durable events fanned out to three committing consumers, one arm per
 bus (bench/s3_events/zeroshop.py, bench/s3_events/rabbitmq.py), measured the same way.
 
-One producer in this process sends one message after another, each durable before the next
+Producers in this process (threads, each with its own connection: one, or several as the
+many clients of a shop) each send one message after another, each durable before its next
 (ZeroShop: `place_order` answered, the outbox row committed; RabbitMQ: the publisher
 confirm arrived). Three consumer processes (bench/s3_events/sink.py) commit every message
 to their own SQLite file and report the commit's time; a message counts once all three
@@ -10,11 +11,14 @@ have committed it. The sinks' clock (CLOCK_MONOTONIC) is this process's clock.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,8 +81,10 @@ class Collector:
 class Arm(Protocol):
     name: str
     reporters: list[str]  # the names its sinks report under (unique across arms)
-    sent: int  # messages sent so far, warm-up included (the sequence check expects them)
     databases: dict[str, Path]  # sink name -> its SQLite file
+
+    @property
+    def sent(self) -> int: ...  # messages sent so far, warm-up included (the check expects them)
 
     def send(self) -> int: ...  # one durable message; returns its key
 
@@ -130,10 +136,30 @@ class Round:
         return self.events / self.seconds if self.seconds > 0 else float("nan")
 
 
-def throughput_round(arm: Arm, collector: Collector, events: int) -> Round:
+def _send_all(arm: Arm, events: int, producers: int) -> list[int]:
+    """`events` messages from `producers` threads, each sending its next once its last is
+    durable."""
+    if producers == 1:
+        return [arm.send() for _ in range(events)]
+    left = itertools.count()
+    lock = threading.Lock()
+
+    def produce() -> list[int]:
+        keys = []
+        while True:
+            with lock:
+                if next(left) >= events:
+                    return keys
+            keys.append(arm.send())
+
+    with ThreadPoolExecutor(producers, thread_name_prefix="producer") as pool:
+        return [k for keys in pool.map(lambda _: produce(), range(producers)) for k in keys]
+
+
+def throughput_round(arm: Arm, collector: Collector, events: int, producers: int = 1) -> Round:
     cpu0 = _cpu(arm)
     start = time.monotonic()
-    keys = [arm.send() for _ in range(events)]
+    keys = _send_all(arm, events, producers)
     sent = time.monotonic()
     done = collector.completed(arm.reporters, keys)
     end = max(done.values(), default=start)
@@ -160,23 +186,42 @@ class Paced:
 
 
 def paced_round(arm: Arm, collector: Collector, rate: float, seconds: float,
-                out: Paced) -> None:
+                out: Paced, producers: int = 1) -> None:
+    """Event i is due at start + i / rate; the next free producer sends it at that time
+    (or at once when late: the wait counts)."""
     count = max(1, int(rate * seconds))
     start = time.monotonic() + 0.01
     end = start + seconds  # a producer behind schedule stops here: the round keeps its length
     scheduled: dict[int, float] = {}
-    for i in range(count):
-        at = start + i / rate
-        delay = at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        elif time.monotonic() > end:
-            out.unsent += count - i
-            break
-        before = time.monotonic()
-        key = arm.send()
-        out.send.append(time.monotonic() - before)
-        scheduled[key] = at
+    lock = threading.Lock()
+    upcoming = iter(range(count))
+
+    def produce() -> None:
+        while True:
+            with lock:
+                i = next(upcoming, None)
+            if i is None:
+                return
+            at = start + i / rate
+            delay = at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif time.monotonic() > end:
+                with lock:
+                    out.unsent += 1
+                continue
+            before = time.monotonic()
+            key = arm.send()
+            took = time.monotonic() - before
+            with lock:
+                out.send.append(took)
+                scheduled[key] = at
+
+    if producers == 1:
+        produce()
+    else:
+        with ThreadPoolExecutor(producers, thread_name_prefix="producer") as pool:
+            list(pool.map(lambda _: produce(), range(producers)))
     out.achieved.append(len(scheduled) / (time.monotonic() - start))
     done = collector.completed(arm.reporters, list(scheduled))
     out.latencies += [done[k] - scheduled[k] for k in scheduled if k in done]

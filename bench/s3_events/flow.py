@@ -21,6 +21,7 @@ import itertools
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import msgspec
 from shared.catalog_seed import products
 from shared.contracts.bus import Envelope
 from shared.events.follow import Follower, Source
-from shared.messaging import new_context
+from shared.messaging import Call, RpcClient, new_context
 from tests.support import Platform
 
 from ..common import Arrivals, cpu_seconds, percentile, progress
@@ -86,6 +87,45 @@ class Watcher:
         self._thread.join(5)
 
 
+class OrderPlacer:
+    """Places one-line bench orders on orders' endpoint from any number of threads, each
+    with a client of its own (an RpcClient serves one thread)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+        self._products = itertools.cycle([p.id for p in products() if p.stock >= 100])
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._ctx = new_context()
+        self._clients: list[RpcClient] = []
+        self.placed = 0
+
+    def _client(self) -> RpcClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = RpcClient(self._ctx, {"orders": self._endpoint})
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def place(self) -> int:
+        """One order, answered (committed with its order.placed event); its id."""
+        with self._lock:
+            product_id = next(self._products)
+            self.placed += 1
+        line = {"product_id": product_id, "name": "bench item", "quantity": 1,
+                "unit_price": 1000, "final_unit_price": 900}
+        accepted = self._client().call(Call("orders", "place_order", {
+            "customer": CUSTOMER, "lines": [line], "currency": "USD", "idempotency_key": None},
+            Any), 5000)
+        return int(accepted["order_id"])
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._ctx.term()
+
+
 class FlowShop:
     """The platform, its watcher, and the orders placed on it."""
 
@@ -98,19 +138,17 @@ class FlowShop:
         except BaseException:
             self.platform.close()
             raise
-        self._products = itertools.cycle([p.id for p in products() if p.stock >= 100])
-        self.placed = 0
+        self._placer = OrderPlacer(self.platform.env["ORDERS_ENDPOINT"])
+
+    @property
+    def placed(self) -> int:
+        return self._placer.placed
 
     def call(self, service: str, method: str, params: dict[str, Any]) -> Any:
         return self.platform.call(service, method, params, timeout_ms=5000)
 
     def place(self) -> int:
-        line = {"product_id": next(self._products), "name": "bench item", "quantity": 1,
-                "unit_price": 1000, "final_unit_price": 900}
-        accepted = self.call("orders", "place_order", {
-            "customer": CUSTOMER, "lines": [line], "currency": "USD", "idempotency_key": None})
-        self.placed += 1
-        return int(accepted["order_id"])
+        return self._placer.place()
 
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(self.platform.pid(name)) for name in FLOW}
@@ -143,6 +181,7 @@ class FlowShop:
     def close(self) -> None:
         try:
             self.watcher.close()
+            self._placer.close()
         finally:
             self.platform.close()
 
@@ -185,7 +224,7 @@ def run_latency(shop: FlowShop, rounds: int, warmup: int) -> OrderLatency:
 class Batch:
     orders: int
     seconds: float  # first place_order to the last order's fifth timeline entry
-    place_s: float  # placing them, one client, one after another
+    place_s: float  # placing them, the clients at once
     settled: bool  # afterwards: every order confirmed, one email and one SMS each
     cpu_s: dict[str, float]
 
@@ -194,12 +233,20 @@ class Batch:
         return self.orders / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _batch(shop: FlowShop, orders: int, timeout: float = 60.0) -> Batch:
+def _place_all(shop: FlowShop, orders: int, clients: int) -> int:
+    """Place `orders` from `clients` threads, each its next once its last was answered;
+    returns the highest order id."""
+    if clients == 1:
+        return max(shop.place() for _ in range(orders))
+    share = [orders // clients + (1 if c < orders % clients else 0) for c in range(clients)]
+    with ThreadPoolExecutor(clients, thread_name_prefix="client") as pool:
+        return max(pool.map(lambda n: max((shop.place() for _ in range(n)), default=0), share))
+
+
+def _batch(shop: FlowShop, orders: int, clients: int, timeout: float = 60.0) -> Batch:
     cpu0 = shop.cpu()
     start = time.perf_counter()
-    last = 0
-    for _ in range(orders):
-        last = shop.place()
+    last = _place_all(shop, orders, clients)
     placed = time.perf_counter() - start
     # Events of one publisher are applied in sequence order, so the last order recorded
     # means every order before it is too; settled() checks the totals afterwards.
@@ -210,13 +257,13 @@ def _batch(shop: FlowShop, orders: int, timeout: float = 60.0) -> Batch:
                  {name: cpu1[name] - cpu0[name] for name in cpu0})
 
 
-def run_throughput(shop: FlowShop, orders: int, batches: int) -> list[Batch]:
+def run_throughput(shop: FlowShop, orders: int, batches: int, clients: int = 1) -> list[Batch]:
     """`batches` batches of `orders` each, every batch starting from an idle platform."""
     result = []
     for b in range(batches):
         shop.place()  # untimed: every consumer awake and level
         shop.settled()
-        result.append(_batch(shop, orders))
+        result.append(_batch(shop, orders, clients))
         progress(f"  settled orders: batch {b + 1}/{batches}: {result[-1].rate:.0f} orders/s")
     return result
 

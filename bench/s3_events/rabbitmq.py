@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 import urllib.parse
 import uuid
@@ -112,7 +113,7 @@ class RabbitArm:
 
         self._pika = pika
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.sent = 0
+        self._sent = 0
         self.databases = {name: data_dir / f"{name}.db" for name in SINKS}
         self.reporters = [f"rabbitmq/{name}" for name in SINKS]
         self._sinks: list[subprocess.Popen[bytes]] = []
@@ -130,7 +131,10 @@ class RabbitArm:
                 self._channel.queue_declare(queue, durable=True, arguments={
                     "x-queue-type": "classic", "x-expires": 600_000})
                 self._channel.queue_bind(queue, stem)
-            self._channel.confirm_delivery()
+            self._target = target
+            self._lock = threading.Lock()
+            self._local = threading.local()  # each producer thread: its own connection
+            self._producers: list[Any] = []
             self._sinks = [start_sink("rabbitmq", f"rabbitmq/{name}", path, report, "--amqp", url,
                                       "--queue", queue)
                            for (name, path), queue in zip(self.databases.items(),
@@ -139,12 +143,29 @@ class RabbitArm:
             self.close()
             raise
 
+    def _producer(self) -> Any:
+        channel = getattr(self._local, "channel", None)
+        if channel is None:
+            connection = self._pika.BlockingConnection(self._target.parameters())
+            channel = self._local.channel = connection.channel()
+            channel.confirm_delivery()
+            with self._lock:
+                self._producers.append(connection)
+        return channel
+
     def send(self) -> int:
-        self.sent += 1
-        self._channel.basic_publish(self._exchange, "", self._body, self._pika.BasicProperties(
-            delivery_mode=self._pika.DeliveryMode.Persistent, message_id=str(self.sent),
-            content_type="application/json"), mandatory=True)  # returns once confirmed
-        return self.sent
+        with self._lock:
+            self._sent += 1
+            key = self._sent
+        self._producer().basic_publish(
+            self._exchange, "", self._body, self._pika.BasicProperties(
+                delivery_mode=self._pika.DeliveryMode.Persistent, message_id=str(key),
+                content_type="application/json"), mandatory=True)  # returns once confirmed
+        return key
+
+    @property
+    def sent(self) -> int:
+        return self._sent
 
     def pids(self) -> dict[str, int]:
         broker = {"RabbitMQ (beam.smp)": self._broker} if self._broker else {}
@@ -152,6 +173,11 @@ class RabbitArm:
 
     def close(self) -> None:
         stop_sinks(self._sinks)
+        for connection in getattr(self, "_producers", []):
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - best effort at the end of a run
+                pass
         try:
             if self._connection.is_open:
                 for queue in self._queues:

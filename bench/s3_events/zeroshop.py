@@ -6,15 +6,13 @@ orders' alone."""
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 from pathlib import Path
 
-from shared.catalog_seed import products
 from tests.support import Platform
 
 from .durable import SINKS, start_sink, stop_sinks
-from .flow import CUSTOMER, HEARTBEAT_MS
+from .flow import HEARTBEAT_MS, OrderPlacer
 
 
 class ZeroShopArm:
@@ -22,12 +20,12 @@ class ZeroShopArm:
 
     def __init__(self, data_dir: Path, report: str) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.sent = 0
         self.databases = {name: data_dir / f"{name}.db" for name in SINKS}
         self.reporters = [f"zeroshop/{name}" for name in SINKS]
         self._sinks: list[subprocess.Popen[bytes]] = []
         self.platform = Platform(data_dir / "platform", ["orders"], gateway=False,
                                  ZEROSHOP_HEARTBEAT_MS=HEARTBEAT_MS)
+        self._placer = OrderPlacer(self.platform.env["ORDERS_ENDPOINT"])
         try:
             env = self.platform.env
             endpoints = ("--rpc", env["ORDERS_ENDPOINT"], "--events",
@@ -37,16 +35,13 @@ class ZeroShopArm:
         except BaseException:
             self.close()
             raise
-        self._products = itertools.cycle([p.id for p in products() if p.stock >= 100])
+
+    @property
+    def sent(self) -> int:
+        return self._placer.placed
 
     def send(self) -> int:
-        line = {"product_id": next(self._products), "name": "bench item", "quantity": 1,
-                "unit_price": 1000, "final_unit_price": 900}
-        accepted = self.platform.call("orders", "place_order", {
-            "customer": CUSTOMER, "lines": [line], "currency": "USD", "idempotency_key": None},
-            timeout_ms=5000)
-        self.sent += 1
-        return int(accepted["order_id"])
+        return self._placer.place()
 
     def pids(self) -> dict[str, int]:
         return {"orders (outbox + relay)": self.platform.pid("orders"),
@@ -54,4 +49,5 @@ class ZeroShopArm:
 
     def close(self) -> None:
         stop_sinks(self._sinks)
+        self._placer.close()
         self.platform.close()
