@@ -145,7 +145,7 @@ def _send_all(arm: Arm, events: int, producers: int) -> list[int]:
     lock = threading.Lock()
 
     def produce() -> list[int]:
-        keys = []
+        keys: list[int] = []
         while True:
             with lock:
                 if next(left) >= events:

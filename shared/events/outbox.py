@@ -6,11 +6,12 @@ The event exists from the moment that transaction commits; the relay publishes i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared import otel
@@ -66,18 +67,30 @@ def ensure_counter(db: Session) -> None:
         db.add(OutboxCounter(id=1, last_seq=0))
 
 
+_LAST_SEQ = select(_COUNTER.c.last_seq).where(_COUNTER.c.id == 1)
+# The relay's and fetch_events' read, as plain rows: loading ORM objects only to copy them
+# into envelopes cost the relay about a third of its CPU per event.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_AFTER = (select(_OUTBOX).where(_OUTBOX.c.seq > bindparam("after"))
+          .order_by(_OUTBOX.c.seq).limit(bindparam("limit")))
+
+
 def last_seq(db: Session) -> int:
-    return db.scalar(select(OutboxCounter.last_seq).where(OutboxCounter.id == 1)) or 0
+    return db.execute(_LAST_SEQ).scalar() or 0
 
 
-def envelope(row: OutboxRow, publisher: str) -> Envelope:
+def envelope(row: OutboxRow | Row[Any], publisher: str) -> Envelope:
     return Envelope(publisher=publisher, seq=row.seq, id=row.event_id, topic=row.topic,
                     version=row.version, occurred_at=row.occurred_at,
                     payload=msgspec.Raw(row.payload.encode()), trace=row.trace,
                     traceparent=row.traceparent)
 
 
+def rows_after(db: Session, after: int, limit: int) -> Sequence[Row[Any]]:
+    """Outbox rows after sequence number `after`, in order, at most `limit`."""
+    db.flush()  # rows emitted in this session too: a statement on the table does not autoflush
+    return db.execute(_AFTER, {"after": after, "limit": limit}).all()
+
+
 def events_after(db: Session, publisher: str, after: int, limit: int) -> list[Envelope]:
-    rows = db.scalars(select(OutboxRow).where(OutboxRow.seq > after)
-                      .order_by(OutboxRow.seq).limit(limit))
-    return [envelope(row, publisher) for row in rows]
+    return [envelope(row, publisher) for row in rows_after(db, after, limit)]

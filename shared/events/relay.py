@@ -26,7 +26,7 @@ from shared.messaging import Publisher
 from shared.metrics import EVENTS_PUBLISHED
 
 from .models import OutboxRow
-from .outbox import envelope, last_seq, now_iso
+from .outbox import envelope, last_seq, now_iso, rows_after
 
 log = logging.getLogger("zeroshop.relay")
 BATCH = 500
@@ -114,8 +114,7 @@ class Relay:
                 cursor, self._resend_after = min(cursor, self._resend_after), None
         while True:
             with unit_of_work(self._sessions, read_only=True) as db:  # no write lock
-                rows = db.scalars(select(OutboxRow).where(OutboxRow.seq > cursor)
-                                  .order_by(OutboxRow.seq).limit(BATCH)).all()
+                rows = rows_after(db, cursor, BATCH)
                 for row in rows:
                     self._pub.send(row.topic, msgspec.json.encode(envelope(row, self.publisher)))
                     if row.published_at is None and row.seq > self._sent_up_to:  # not a resend

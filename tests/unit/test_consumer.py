@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -16,7 +17,7 @@ from services.inventory.service import seed, svc
 from shared.contracts.bus import Envelope
 from shared.contracts.events import Customer, OrderLine, OrderPlaced
 from shared.db import make_engine, unit_of_work
-from shared.events.consumer import Consumer
+from shared.events.consumer import Consumer, Subscription
 from shared.events.models import DeadLetterRow, DeliveryFailure, EventsBase, OutboxRow
 from shared.events.outbox import ensure_counter
 
@@ -228,3 +229,33 @@ class TestPassingOver:
         assert impatient.load_offsets(["orders"]) == {"orders": 2}
         with unit_of_work(sessions) as db:
             assert db.scalars(select(DeadLetterRow.seq)).all() == [2]
+
+
+class TestWhatRunsAgain:
+    def test_a_handler_with_a_sender_is_never_run_again_after_a_failure(self,
+                                                                       sessions) -> None:
+        sent: list[int] = []
+
+        def notify(event: OrderPlaced, db: Session, sender: Any) -> None:
+            if event.order_id == 2:
+                raise RuntimeError("the provider refused it")
+            sender.append(event.order_id)
+
+        subscription = Subscription("order.placed", OrderPlaced, notify, ("db", "sender"),
+                                    {"sender": sent})
+        notifier = Consumer(sessions, {"order.placed": subscription}, (), lambda: None, 3, 0.0)
+        notifier.load_offsets(["orders"])
+        assert notifier.apply_many("orders", [placed(1), placed(2), placed(3)]) == 1
+        assert sent == [1]  # each handler in a savepoint: the first is not sent twice
+        assert notifier.load_offsets(["orders"]) == {"orders": 1}
+
+    def test_a_database_only_run_rolled_back_applies_the_events_before_once(
+            self, sessions, consumer) -> None:
+        before = stock(sessions)
+        broken = msgspec.structs.replace(placed(3), payload=msgspec.Raw(b"[]"))
+        assert consumer.apply_many("orders", [placed(1), placed(2), broken, placed(4)]) == 2
+        assert stock(sessions) == before - 2  # 1 and 2 committed once, after the rollback
+        assert topics(sessions) == ["stock.reserved"] * 2
+        with unit_of_work(sessions) as db:
+            assert db.get(DeliveryFailure, ("orders", 3)).attempts == 1  # type: ignore[union-attr]
+        assert consumer.load_offsets(["orders"]) == {"orders": 2}
