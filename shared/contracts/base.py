@@ -55,7 +55,7 @@ class Method:
     # until the service next commits a write, and reads it without the write lock.
     query: bool = False
     # A write whose handler touches nothing but its service's database: requests of it that
-    # queue up together may share one transaction (each in its own savepoint) and one commit.
+    # queue up together may share one transaction and one commit (shared/runtime/service.py).
     group_commit: bool = False
     # Who may call it (CURVE key names) when CURVE is on; None: any admitted key. Methods that
     # change state or replay history name their callers; reads stay open to the platform.

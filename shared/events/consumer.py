@@ -82,7 +82,7 @@ class Consumer:
         self._applied: dict[tuple[str, str], Any] = {}  # (publisher, topic) -> its counter
         # Events this service has no handler for change nothing, so they get no transaction
         # of their own: the offset passes over them in memory and is written with the next
-        # event that has an effect, or within PASS_OVER_COMMIT_S when none comes. A crash
+        # event that has an effect, or within PASS_OVER_COMMIT_MS when none comes. A crash
         # before that only means they are fetched and passed over again.
         self._passed: dict[str, int] = {}  # publisher -> the last seq passed over, unwritten
         self._passed_due = 0.0  # monotonic time by which they are written
