@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from shared.catalog_seed import products as seed_products
@@ -46,6 +46,16 @@ def get_many(params: GetStocks, db: Session) -> StockList:
     return StockList(items=[_stock(rows[i]) for i in ids if i in rows])
 
 
+# Built once (building it per line cost more than running it): takes `quantity` units of a
+# product only if that many are there, so stock never goes below zero. No stock object is
+# kept in step in the session (that cost a fifth of the handler); a shortage reads afresh.
+_TAKE = (update(StockRow)
+         .where(StockRow.product_id == bindparam("product"),
+                StockRow.available >= bindparam("quantity"))
+         .values(available=StockRow.available - bindparam("quantity"))
+         .execution_options(synchronize_session=False))
+
+
 @svc.on(OrderPlaced)
 def reserve_stock(event: OrderPlaced, db: Session) -> None:
     """Reserve every line of the order, or none of them."""
@@ -55,13 +65,10 @@ def reserve_stock(event: OrderPlaced, db: Session) -> None:
     shortages = []
     savepoint = db.begin_nested()  # undone whole if any line is short
     for product_id, quantity in sorted(wanted.items()):
-        result = db.execute(update(StockRow)
-                            .where(StockRow.product_id == product_id,
-                                   StockRow.available >= quantity)
-                            .values(available=StockRow.available - quantity))
+        result = db.execute(_TAKE, {"product": product_id, "quantity": quantity})
         taken = cast(CursorResult[Any], result).rowcount  # what an UPDATE returns at runtime
         if taken != 1:
-            row = db.get(StockRow, product_id)
+            row = db.get(StockRow, product_id, populate_existing=True)
             shortages.append(Shortage(product_id=product_id, requested=quantity,
                                       available=row.available if row else 0))
     if shortages:

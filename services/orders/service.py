@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 
 import msgspec
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from shared.contracts.bus import Envelope
 from shared.contracts.events import (
@@ -131,8 +131,17 @@ def list_orders(params: ListOrders, db: Session) -> OrderPage:
     return OrderPage(items=items, page=params.page, page_size=params.page_size, total=total)
 
 
-def _pending(db: Session, order_id: int) -> OrderRow | None:
-    order = db.get(OrderRow, order_id)
+# confirm_order needs the order's lines too: loaded with it in one query, not lazily later
+# (a query and a flush of their own: a fifth of the handler's CPU, by its profile).
+_WITH_LINES = (select(OrderRow).options(joinedload(OrderRow.lines))
+               .where(OrderRow.id == bindparam("order_id")))
+
+
+def _pending(db: Session, order_id: int, with_lines: bool = False) -> OrderRow | None:
+    if with_lines:
+        order = db.execute(_WITH_LINES, {"order_id": order_id}).unique().scalar_one_or_none()
+    else:
+        order = db.get(OrderRow, order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
     return order if order.status == "pending" else None
@@ -141,7 +150,7 @@ def _pending(db: Session, order_id: int) -> OrderRow | None:
 @svc.on(StockReserved)
 def confirm_order(event: StockReserved, db: Session, envelope: Envelope) -> None:
     """Stock is held: the order is confirmed."""
-    order = _pending(db, event.order_id)
+    order = _pending(db, event.order_id, with_lines=True)
     if order is None:
         return
     _note(db, order.id, "inventory", "stock.reserved",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared import otel
@@ -37,6 +37,13 @@ _NEXT_SEQ = (update(_COUNTER).where(_COUNTER.c.id == 1)
              .values(last_seq=_COUNTER.c.last_seq + 1).returning(_COUNTER.c.last_seq))
 
 
+# The outbox row goes in at once, as a plain INSERT on the table: as an ORM object it would
+# wait for the next flush and add a mapper of its own to it, for a row nothing reads back in
+# this session. A savepoint's rollback takes it back like any other statement.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_INSERT = insert(_OUTBOX)
+
+
 def _next_seq(db: Session) -> int:
     seq = db.execute(_NEXT_SEQ).scalar_one_or_none()
     if seq is None:  # first event ever (the runtime also creates the row at start)
@@ -54,10 +61,11 @@ def emit(db: Session, event: Event) -> int:
         raise ValueError(f"this service does not publish {topic.name!r} (its contract says "
                          f"{', '.join(allowed) or 'nothing'})")
     seq = _next_seq(db)
-    db.add(OutboxRow(seq=seq, event_id=str(uuid.uuid4()), topic=topic.name,
-                     version=topic.version, payload=msgspec.json.encode(event).decode(),
-                     occurred_at=now_iso(), trace=db.info.get(TRACE),
-                     traceparent=otel.current_traceparent()))
+    db.execute(_INSERT, {"seq": seq, "event_id": str(uuid.uuid4()), "topic": topic.name,
+                         "version": topic.version,
+                         "payload": msgspec.json.encode(event).decode(),
+                         "occurred_at": now_iso(), "trace": db.info.get(TRACE),
+                         "traceparent": otel.current_traceparent()})
     db.info[EMITTED] = True
     return seq
 
@@ -68,9 +76,6 @@ def ensure_counter(db: Session) -> None:
 
 
 _LAST_SEQ = select(_COUNTER.c.last_seq).where(_COUNTER.c.id == 1)
-# The relay's and fetch_events' read, as plain rows: ORM objects would only be loaded to be
-# copied into envelopes.
-_OUTBOX = cast(Table, OutboxRow.__table__)
 _AFTER = (select(_OUTBOX).where(_OUTBOX.c.seq > bindparam("after"))
           .order_by(_OUTBOX.c.seq).limit(bindparam("limit")))
 
@@ -88,7 +93,6 @@ def envelope(row: OutboxRow | Row[Any], publisher: str) -> Envelope:
 
 def rows_after(db: Session, after: int, limit: int) -> Sequence[Row[Any]]:
     """Outbox rows after sequence number `after`, in order, at most `limit`."""
-    db.flush()  # rows emitted in this session too: a statement on the table does not autoflush
     return db.execute(_AFTER, {"after": after, "limit": limit}).all()
 
 
