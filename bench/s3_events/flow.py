@@ -249,8 +249,11 @@ def _batch(shop: FlowShop, orders: int, clients: int, timeout: float = 60.0) -> 
     last = _place_all(shop, orders, clients)
     placed = time.perf_counter() - start
     # Events of one publisher are applied in sequence order, so the last order recorded
-    # means every order before it is too; settled() checks the totals afterwards.
-    recorded = shop.recorded(last, start + timeout, 0.005)
+    # means every order before it is too; settled() checks the totals afterwards. The
+    # watcher sees its notifications go out without asking anything; only then is orders
+    # polled for the last hop, so the polling does not load orders while the batch runs.
+    sent = shop.watcher.notified(last, timeout)
+    recorded = shop.recorded(last, start + timeout) if sent is not None else None
     cpu1 = shop.cpu()
     seconds = recorded - start if recorded is not None else float("nan")
     return Batch(orders, seconds, placed, recorded is not None and shop.settled(10),

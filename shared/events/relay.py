@@ -123,8 +123,9 @@ class Relay:
                     self._sent(rows[0].seq, rows[-1].seq)
                     self._sent_up_to = max(self._sent_up_to, rows[-1].seq)
                     cursor = rows[-1].seq
-                latest = last_seq(db)
             if len(rows) < BATCH:
                 break
-        self._pub.send(HEARTBEAT, msgspec.json.encode(Heartbeat(self.publisher, latest)))
+        # Every row committed when the last read began is sent now, and the counter moves in
+        # the rows' own transactions, so the cursor is the latest sequence number.
+        self._pub.send(HEARTBEAT, msgspec.json.encode(Heartbeat(self.publisher, cursor)))
         return cursor
