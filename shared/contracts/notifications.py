@@ -34,7 +34,8 @@ class SentList(Record):
 def _notifier(name: str, summary: str) -> ServiceContract:
     return contract(
         name, summary,
-        Method("list_sent", ListSent, SentList, "Notifications sent, newest first.", ListSent()),
+        Method("list_sent", ListSent, SentList, "Notifications sent, newest first.", ListSent(),
+               query=True),
         publishes=("notification.sent",),
         consumes=("order.confirmed", "order.rejected"),
     )

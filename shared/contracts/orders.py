@@ -86,8 +86,9 @@ ORDERS = contract(
            "Commit a pending order and its order.placed event; idempotent by key.", _EXAMPLE,
            ("conflict",), callers=("gateway", "cli"), group_commit=True),
     Method("get_order", GetOrder, Order, "One order with its lines and timeline.",
-           GetOrder(order_id=1), ("not_found",)),
-    Method("list_orders", ListOrders, OrderPage, "Orders, newest first.", ListOrders()),
+           GetOrder(order_id=1), ("not_found",), query=True),
+    Method("list_orders", ListOrders, OrderPage, "Orders, newest first.", ListOrders(),
+           query=True),
     publishes=("order.placed", "order.confirmed", "order.rejected"),
     consumes=("stock.reserved", "stock.rejected", "notification.sent"),
 )

@@ -13,11 +13,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inventory import service as inventory
+from services.orders import service as orders
+from services.orders.models import Base as OrdersBase
 from services.pricing import service as pricing
 from services.pricing.models import Base as PricingBase
 from services.pricing.models import PriceRow
+from shared.contracts.bus import Envelope
+from shared.contracts.events import StockLine, StockReserved
+from shared.contracts.notifications import EMAIL, SMS
+from shared.contracts.orders import ORDERS
 from shared.db import make_engine, unit_of_work
 from shared.events.consumer import Consumer
+from shared.events.models import EventsBase
+from shared.events.outbox import ensure_counter
 from shared.runtime.replies import ReplyCache
 
 from .test_consumer import placed, sessions  # noqa: F401 - a fixture
@@ -130,3 +138,44 @@ def test_a_query_on_sqlite_does_not_wait_for_the_write_lock(tmp_path) -> None:
 def _read_price(factory: sessionmaker[Session]) -> int | None:
     with unit_of_work(factory, read_only=True) as db:
         return db.scalar(select(PriceRow.amount).where(PriceRow.product_id == 1))
+
+
+def test_the_reads_of_orders_and_the_notifiers_are_queries() -> None:
+    """Reads of data only their service writes: no write lock, and no commit in a trace."""
+    reads = {c.name: {m.name for m in c.methods.values() if m.query}
+             for c in (ORDERS, EMAIL, SMS)}
+    assert reads == {"orders": {"get_order", "list_orders"}, "email": {"list_sent"},
+                     "sms": {"list_sent"}}
+
+
+def test_an_order_read_from_memory_shows_the_next_applied_event(tmp_path) -> None:
+    """get_order may be answered from memory: orders confirming the order (its consumer
+    committing) must show in the very next read."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'orders.db'}")
+    for metadata in (OrdersBase.metadata, EventsBase.metadata):
+        metadata.create_all(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with unit_of_work(factory) as db:
+        ensure_counter(db)
+    orders.svc.replies = ReplyCache()
+    line = {"product_id": 1, "name": "Mug", "quantity": 2, "unit_price": 1000,
+            "final_unit_price": 900}
+    placed_order = ask(orders.svc, factory, "place_order", {
+        "customer": {"name": "Ada", "email": "ada@example.com", "phone": "+44 20 7946 0000"},
+        "lines": [line], "currency": "USD"})["result"]
+    order_id = placed_order["order_id"]
+    assert ask(orders.svc, factory, "get_order", {"order_id": order_id})["result"]["status"] \
+        == "pending"
+    consumer = Consumer(factory, orders.svc.subscriptions, orders.svc.contract.publishes,
+                        lambda: None, on_commit=orders.svc.replies.changed)
+    consumer.load_offsets(["inventory"])
+    reserved = StockReserved(order_id=order_id, lines=[StockLine(product_id=1, quantity=2)])
+    assert consumer.apply("inventory", Envelope(
+        publisher="inventory", seq=1, id="e1", topic="stock.reserved", version=1,
+        occurred_at="2026-01-01T00:00:00+00:00",
+        payload=msgspec.Raw(msgspec.json.encode(reserved))))
+    after = ask(orders.svc, factory, "get_order", {"order_id": order_id})["result"]
+    engine.dispose()
+    assert after["status"] == "confirmed"
+    assert [t["event"] for t in after["timeline"]] == [
+        "order.placed", "stock.reserved", "order.confirmed"]
