@@ -207,10 +207,17 @@ async function placeOrder(event, lines, message) {
 }
 
 let watching = null; // the order whose page is open: refreshed on each of its events
+let settled = false; // its timeline is complete: decided, and both notifications sent
+
+function isSettled(order) {
+  return order.status !== "pending" &&
+    order.timeline.filter((t) => t.event === "notification.sent").length >= 2;
+}
 
 async function orderPage(id) {
   const order = await api(`/api/orders/${id}`);
   watching = order.order_id;
+  settled = isSettled(order);
   render(`Order ${order.order_id}`,
     el("p", {}, "Status: ", el("strong", { class: `status-${order.status}`, id: "order-status" },
       order.status)),
@@ -235,6 +242,7 @@ async function refreshOrder() {
   document.getElementById("order-status").textContent = order.status;
   document.getElementById("order-status").className = `status-${order.status}`;
   timeline.replaceChildren(...timelineItems(order));
+  settled = isSettled(order);
 }
 
 // --- routing -------------------------------------------------------------------------------
@@ -279,10 +287,11 @@ window.zeroshopFlow.onEvent((event) => {
     setTimeout(() => refreshOrder().catch(() => {}), 500);
   }
 });
-// Without the event stream (refused, or the gateway restarting) the page still follows.
+// Without the event stream (refused, or the gateway restarting), or when the order's last
+// events came while the page was still loading it, the page still follows the order until
+// its timeline is complete.
 setInterval(() => {
-  const status = document.getElementById("order-status");
-  if (status && status.textContent === "pending") refreshOrder().catch(() => {});
+  if (watching !== null && !settled) refreshOrder().catch(() => {});
 }, 2000);
 window.addEventListener("hashchange", () => { navigated = true; route(); });
 document.querySelector(".skip").addEventListener("click", (e) => {
