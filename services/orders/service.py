@@ -8,9 +8,10 @@ stock.rejected and notification.sent; each reaction becomes a timeline entry.
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 import msgspec
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.contracts.bus import Envelope
@@ -66,10 +67,20 @@ def _lines(order: OrderRow) -> list[OrderLine]:
                       promotion_id=r.promotion_id) for r in order.lines]
 
 
+# An order's rows go in as plain statements on the tables, built once: as ORM objects each
+# would wait for a flush (place_order needs two, one for the order's id), and the flushes'
+# bookkeeping was over a third of place_order's CPU (measured in process), for rows nothing
+# reads back in the same session.
+_ORDERS = cast(Table, OrderRow.__table__)
+_NEW_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_NEW_LINES = insert(cast(Table, OrderLineRow.__table__))
+_NEW_NOTE = insert(cast(Table, TimelineRow.__table__))
+
+
 def _note(db: Session, order_id: int, service: str, event: str, detail: str,
           at: str | None = None) -> None:
-    db.add(TimelineRow(order_id=order_id, at=at or now_iso(), service=service, event=event,
-                       detail=detail))
+    db.execute(_NEW_NOTE, {"order_id": order_id, "at": at or now_iso(), "service": service,
+                           "event": event, "detail": detail})
 
 
 @svc.rpc
@@ -84,23 +95,24 @@ def place_order(params: PlaceOrder, db: Session) -> OrderAccepted:
                 raise Conflict("this Idempotency-Key was used for a different order")
             return _accepted(earlier, created=False)
     total = sum(line.final_unit_price * line.quantity for line in params.lines)
-    order = OrderRow(status="pending", customer_name=params.customer.name,
-                     customer_email=params.customer.email, customer_phone=params.customer.phone,
-                     total=total, currency=params.currency, created_at=now_iso(),
-                     idempotency_key=params.idempotency_key, request_hash=digest)
-    db.add(order)
-    db.flush()
-    db.add_all(OrderLineRow(order_id=order.id, line_no=n, product_id=line.product_id,
-                            name=line.name, quantity=line.quantity, unit_price=line.unit_price,
-                            final_unit_price=line.final_unit_price,
-                            promotion_id=line.promotion_id)
-               for n, line in enumerate(params.lines, start=1))
-    _note(db, order.id, "orders", "order.placed",
+    created_at = now_iso()
+    order_id = db.execute(_NEW_ORDER, {
+        "status": "pending", "customer_name": params.customer.name,
+        "customer_email": params.customer.email, "customer_phone": params.customer.phone,
+        "total": total, "currency": params.currency, "created_at": created_at,
+        "idempotency_key": params.idempotency_key, "request_hash": digest}).scalar_one()
+    db.execute(_NEW_LINES, [
+        {"order_id": order_id, "line_no": n, "product_id": line.product_id, "name": line.name,
+         "quantity": line.quantity, "unit_price": line.unit_price,
+         "final_unit_price": line.final_unit_price, "promotion_id": line.promotion_id}
+        for n, line in enumerate(params.lines, start=1)])
+    _note(db, order_id, "orders", "order.placed",
           f"{sum(line.quantity for line in params.lines)} item(s), total "
-          f"{format_money(total, params.currency)}", at=order.created_at)
-    emit(db, OrderPlaced(order_id=order.id, customer=params.customer, lines=list(params.lines),
+          f"{format_money(total, params.currency)}", at=created_at)
+    emit(db, OrderPlaced(order_id=order_id, customer=params.customer, lines=list(params.lines),
                          total=total, currency=params.currency))
-    return _accepted(order, created=True)
+    return OrderAccepted(order_id=order_id, status="pending", total=total,
+                         currency=params.currency, created=True)
 
 
 @svc.rpc
