@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         "3 clients browsing and 2 placing orders (retrying a 503 with the same "
         f"Idempotency-Key), and every {args.interval:g} s SIGKILLs or SIGSTOPs (1-3 s) one "
         "random process that has been up for 10 s or more, the gateway included; `zeroshop "
-        "up` restarts the killed. Then: every accepted order settled, stock moved by exactly "
+        "up` restarts the killed. Then: every accepted order settled and no order made that no "
+        "buyer was told of, stock moved by exactly "
         "the confirmed quantities, no stock below zero, one email and one SMS per settled "
         "order, no dead letters, no 5xx but documented 503s, every order eventually "
         "accepted, every process back.",

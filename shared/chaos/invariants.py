@@ -1,6 +1,7 @@
 """What a chaos run must leave true, checked over the services' own RPC: every accepted
-order settled, stock moved by exactly the confirmed quantities, one email and one SMS per
-settled order, no dead letters, every process back, no answer outside the contract."""
+order settled and no other order made, stock moved by exactly the confirmed quantities, one
+email and one SMS per settled order, no dead letters, every process back, no answer outside
+the contract."""
 
 from __future__ import annotations
 
@@ -144,6 +145,8 @@ def check(inspector: Inspector, before: Snapshot, orders: list[RunOrder], tally:
                   f"confirmed {confirmed[p]}" for p in sorted(before.stock)
                   if before.stock[p] - after.stock.get(p, 0) != confirmed[p]],
                  f"{sum(confirmed.values())} units over {len(confirmed)} products"),
+        _verdict("no order but those accepted, each once", _unaccounted(by_id, tally),
+                 f"{len(by_id)} orders, one per accepted key"),
         _verdict("no stock below zero",
                  [f"product {p}: {n}" for p, n in after.stock.items() if n < 0], "none"),
     ]
@@ -170,6 +173,15 @@ def check(inspector: Inspector, before: Snapshot, orders: list[RunOrder], tally:
         _verdict("every process is back", _not_back(inspector, platform), "all ready"),
     ]
     return verdicts
+
+
+def _unaccounted(by_id: dict[int, RunOrder], tally: Tally) -> list[str]:
+    """An order no buyer was told of, or one two keys were told of, is a buyer charged twice
+    (or for nothing): a retry that made a second order instead of finding the first."""
+    told = Counter(tally.accepted.values())
+    return ([f"order {i} ({o.status}, lines {list(o.lines)}) was never accepted by a buyer"
+             for i, o in sorted(by_id.items()) if i not in told]
+            + [f"order {i} was accepted for {n} keys" for i, n in sorted(told.items()) if n > 1])
 
 
 def _statuses(counts: Counter[int]) -> str:
