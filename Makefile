@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 .PHONY: load
 
 # pip is quiet, so say what takes the time (a newcomer would think `make run` hung).
+# compileall: an editable install compiles nothing, and where PYTHONDONTWRITEBYTECODE is
+# set nothing is ever cached, so every service start would compile the project again.
 # PYTHONWARNINGS: setuptools warns on every editable install (a folder named like the
 # package sits beside it), pages of noise on a first screen; pip's errors still show.
 $(STAMP): pyproject.toml
@@ -15,6 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m compileall -q shared services gateway > /dev/null
 	@touch $(STAMP)
 	@echo "installed; the CLI is ./zeroshop (./zeroshop --help)"
 
