@@ -12,11 +12,12 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from a2wsgi.wsgi import build_environ
 from flask import Flask
 
+from .api import ARRIVED
 from .connections import error_json
 
 Scope = MutableMapping[str, Any]
@@ -72,6 +73,7 @@ class FlaskPool:
 
     def _answer(self, scope: Scope, body: bytes) -> Answer:
         environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
+        cast(dict[str, Any], environ)[ARRIVED] = scope[ARRIVED]  # a key of our own
         started: list[Any] = []
         chunks: list[bytes] = []
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -22,7 +23,7 @@ from shared.config import GatewayConfig
 from shared.events.follow import Source
 from shared.logs import sane_trace
 
-from .api import parse
+from .api import ARRIVED, parse
 from .connections import ConnectionLimits, guarded_protocol
 from .errors import ApiError
 from .events import KEEPALIVE_S, EventsQuery
@@ -53,6 +54,7 @@ class Edge:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        scope[ARRIVED] = time.monotonic()  # the page deadline counts from here
         if scope["path"] == "/api/events" and scope["method"] == "GET":
             await self._stream(scope, receive, _with_request_id(scope, send))
             return

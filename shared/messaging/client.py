@@ -142,14 +142,14 @@ class RpcClient:
             up = self.health.standbys_last(up[turn:] + up[:turn], now)
         return up
 
-    def call(self, call: Call[T], timeout_ms: int, trace: str | None = None) -> T:
+    def call(self, call: Call[T], timeout_ms: float, trace: str | None = None) -> T:
         """One call; raises RpcError with the server's code, `timeout` or `unavailable`."""
         outcome = self.gather([call], timeout_ms, trace)[0]
         if outcome.error is not None:
             raise RpcError(call.service, outcome.error, outcome.message)
         return outcome.value  # type: ignore[return-value]
 
-    def gather(self, calls: Sequence[Call[Any]], timeout_ms: int,
+    def gather(self, calls: Sequence[Call[Any]], timeout_ms: float,
                trace: str | None = None) -> list[Outcome[Any]]:
         """Send every call before waiting for any; one deadline for all of them."""
         now = started = time.monotonic()
@@ -235,7 +235,8 @@ class RpcClient:
             outcomes[index] = self._no_connection(addresses, timed_out)
         for sent in pending.values():
             self.health.breaker(sent.address).failed(timed_out)
-            outcomes[sent.index] = Outcome(error="timeout", message=f"no reply in {timeout_ms} ms")
+            outcomes[sent.index] = Outcome(error="timeout",
+                                           message=f"no reply in {timeout_ms:.0f} ms")
         end = time.monotonic()
         if spans:
             for client_span, outcome, done in zip(spans, outcomes, finished, strict=True):
