@@ -12,7 +12,7 @@ from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.orm import Session
 
 from shared.chaos.scratch import postgres_databases
-from shared.db import make_engine
+from shared.db import ServiceSession, make_engine
 
 from .support import Platform
 
@@ -60,7 +60,7 @@ def session_for(database_url: str) -> Iterator[Callable[[MetaData], Session]]:
         engine = make_engine(database_url)
         metadata.drop_all(engine)
         metadata.create_all(engine)
-        session = Session(engine, expire_on_commit=False)
+        session = ServiceSession(engine, expire_on_commit=False)  # what handlers get
         opened.append((engine, session, metadata))
         return session
 

@@ -11,12 +11,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import MetaData, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shared import logs, metrics, otel
 from shared.config import ServiceConfig
 from shared.contracts import TOPICS
-from shared.db import ensure_database, make_engine, startup_lock, unit_of_work
+from shared.db import ensure_database, make_engine, session_factory, startup_lock, unit_of_work
 from shared.events.builtins import consumer_handlers, publisher_handlers
 from shared.events.consumer import Consumer
 from shared.events.follow import Source
@@ -68,7 +68,7 @@ def run_service(service: Service, config: ServiceConfig, metadata: MetaData,
     if config.create_database and ensure_database(config.database_url):
         log.info("created its database %s", make_url(config.database_url).database)
     engine = make_engine(config.database_url)
-    sessions = sessionmaker(engine, expire_on_commit=False)
+    sessions = session_factory(engine)
     with startup_lock(engine, service.name):
         before = migrate(engine, service.name, metadata.sorted_tables[0].name)
         now = current_revision(engine)
