@@ -73,7 +73,7 @@ class FlaskPool:
 
     def _answer(self, scope: Scope, body: bytes) -> Answer:
         environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
-        cast(dict[str, Any], environ)[ARRIVED] = scope[ARRIVED]  # a key of our own
+        cast(dict[str, Any], environ)[ARRIVED] = scope.get(ARRIVED)  # a key of our own
         started: list[Any] = []
         chunks: list[bytes] = []
 

@@ -120,11 +120,12 @@ def _by_primary_key(entity: Any) -> Select[Any] | None:
     if not isinstance(entity, type):
         return None
     if entity not in _BY_PRIMARY_KEY:
-        mapper: Mapper[Any] = inspect(entity)
-        simple = (len(mapper.primary_key) == 1 and mapper.inherits is None
-                  and mapper.polymorphic_on is None)
-        _BY_PRIMARY_KEY[entity] = (select(entity).where(mapper.primary_key[0] == bindparam("pk"))
-                                   if simple else None)
+        mapper: Mapper[Any] | None = inspect(entity, raiseerr=False)  # None: not mapped
+        simple = (mapper is not None and len(mapper.primary_key) == 1
+                  and mapper.inherits is None and mapper.polymorphic_on is None)
+        _BY_PRIMARY_KEY[entity] = (
+            select(entity).where(mapper.primary_key[0] == bindparam("pk"))
+            if simple and mapper is not None else None)  # (mypy: simple implies a mapper)
     return _BY_PRIMARY_KEY[entity]
 
 

@@ -115,3 +115,14 @@ def test_a_plain_lookup_takes_the_statement_built_once_and_a_composite_key_does_
         assert db.get(Item, 2) is not None and db.get(Pair, (1, "x")) is not None
     assert _BY_PRIMARY_KEY[Item] is not None
     assert Pair not in _BY_PRIMARY_KEY
+
+
+def test_a_class_that_is_not_mapped_fails_as_with_session_get(engine: Engine) -> None:
+    class NotMapped:
+        pass
+    errors = []
+    for session_class in (Session, ServiceSession):
+        with session_class(engine) as db, pytest.raises(Exception) as raised:
+            db.get(NotMapped, 1)
+        errors.append(type(raised.value))
+    assert errors[0] is errors[1]
