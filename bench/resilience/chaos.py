@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         f"`{command}` (one run: `make chaos`, or `./zeroshop chaos --scratch`)",
         "",
         "Each run starts a fresh platform with `zeroshop up` (its own folder and ports), "
-        "3 clients browsing and 2 placing orders (retrying a 503 with the same "
-        f"Idempotency-Key), and every {args.interval:g} s SIGKILLs or SIGSTOPs (1-3 s) one "
+        "3 clients browsing and 2 placing orders (retrying a 503, a dropped connection or an "
+        f"answer cut short, with the same Idempotency-Key), and every {args.interval:g} s "
+        "SIGKILLs or SIGSTOPs (1-3 s) one "
         "random process that has been up for 10 s or more, the gateway included; `zeroshop "
         "up` restarts the killed. Then: every accepted order settled and no order made that no "
         "buyer was told of, stock moved by exactly "

@@ -1,9 +1,11 @@
 """The shoppers of a chaos run: browsers open product pages and lists, buyers place orders
-and, as the README asks of any client, retry a 503 (or a dropped connection) with the same
-Idempotency-Key until the order is accepted. Every answer is counted by status."""
+and, as the README asks of any client, retry a 503 (or a dropped connection, or an answer cut
+short) with the same Idempotency-Key until the order is accepted. Every answer is counted by
+status; a shopper that dies of anything else is a surprise the verdicts show."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import threading
@@ -31,7 +33,7 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
     pages: Counter[int] = field(default_factory=Counter)  # HTTP status -> answers
     orders: Counter[int] = field(default_factory=Counter)
-    unreachable: int = 0  # no HTTP answer at all (the gateway itself was down)
+    unreachable: int = 0  # no whole HTTP answer (the gateway was down, or died mid-answer)
     accepted: dict[str, int] = field(default_factory=dict)  # Idempotency-Key -> order id
     given_up: list[str] = field(default_factory=list)  # keys never accepted in time
     surprises: list[str] = field(default_factory=list)  # answers outside the contract
@@ -41,6 +43,11 @@ class Tally:
             kind[status] += 1
             if status not in DOCUMENTED and len(self.surprises) < 20:
                 self.surprises.append(f"{what}: {status} {body[:200]!r}")
+
+
+# No whole answer: the gateway was down, or was killed mid-answer (a body cut short raises
+# http.client.IncompleteRead, which is no OSError). Either way, ask again.
+NO_ANSWER = (OSError, http.client.HTTPException)
 
 
 def _request(url: str, body: Any = None, headers: dict[str, str] | None = None,
@@ -63,12 +70,22 @@ class Shoppers:
         self._stop = threading.Event()
         self._buy_until = float("inf")
         self._run_id = run_id
-        self._threads = [threading.Thread(target=self._browse, args=(random.Random(seed + i),),
+        self._threads = [threading.Thread(target=self._guarded, args=(self._browse, seed + i),
                                           name=f"browser-{i}", daemon=True)
                          for i in range(browsers)]
-        self._threads += [threading.Thread(target=self._buy, args=(random.Random(-seed - i), i),
+        self._threads += [threading.Thread(target=self._guarded, args=(self._buy, -seed - i, i),
                                            name=f"buyer-{i}", daemon=True)
                           for i in range(buyers)]
+
+    def _guarded(self, shop: Any, seed: int, *args: Any) -> None:
+        """Run one shopper; if it dies of something unforeseen, that is a surprise the
+        verdicts show, not a shopper silently gone (its order would be counted by no one)."""
+        try:
+            shop(random.Random(seed), *args)
+        except Exception as exc:  # noqa: BLE001 - reported as a broken promise
+            with self.tally.lock:
+                self.tally.surprises.append(
+                    f"{threading.current_thread().name} stopped: {type(exc).__name__}: {exc}")
 
     def start(self) -> None:
         for thread in self._threads:
@@ -93,7 +110,7 @@ class Shoppers:
                 path = "/api/categories"
             try:
                 status, body = _request(self.url + path)
-            except OSError:
+            except NO_ANSWER:
                 with self.tally.lock:
                     self.tally.unreachable += 1
                 time.sleep(RETRY_PAUSE_S)  # the gateway is restarting: do not spin
@@ -115,7 +132,7 @@ class Shoppers:
             try:
                 status, body = _request(self.url + "/api/orders", order,
                                         {"Idempotency-Key": key})
-            except OSError:
+            except NO_ANSWER:
                 with self.tally.lock:
                     self.tally.unreachable += 1
                 time.sleep(RETRY_PAUSE_S)
