@@ -101,31 +101,31 @@ class ServiceSession(Session):
     statement autoflushes first, as Session.get's does."""
 
     def get(self, entity: Any, ident: Any, **options: Any) -> Any:
-        statement = None if options or isinstance(ident, tuple | list | dict) \
+        found = None if options or isinstance(ident, tuple | list | dict) \
             else _by_primary_key(entity)
-        if statement is None:
+        if found is None:
             return super().get(entity, ident, **options)
-        key = inspect(entity).identity_key_from_primary_key([ident])
-        if key in self.identity_map:  # loaded already (maybe expired): Session.get knows
-            return super().get(entity, ident)
+        mapper, statement = found
+        if mapper.identity_key_from_primary_key((ident,)) in self.identity_map:
+            return super().get(entity, ident)  # loaded already (maybe expired): it knows
         return self.execute(statement, {"pk": ident}).scalar_one_or_none()
 
 
-_BY_PRIMARY_KEY: dict[type, Select[Any] | None] = {}
+_BY_PRIMARY_KEY: dict[type, tuple[Mapper[Any], Select[Any]] | None] = {}
 
 
-def _by_primary_key(entity: Any) -> Select[Any] | None:
-    """SELECT entity WHERE its primary key = :pk, for a plain mapped class with one primary
-    key column (None for anything else: Session.get handles it)."""
+def _by_primary_key(entity: Any) -> tuple[Mapper[Any], Select[Any]] | None:
+    """The mapper of a plain mapped class with one primary key column, and SELECT entity
+    WHERE that key = :pk; None for anything else (Session.get handles it)."""
     if not isinstance(entity, type):
         return None
     if entity not in _BY_PRIMARY_KEY:
         mapper: Mapper[Any] | None = inspect(entity, raiseerr=False)  # None: not mapped
         simple = (mapper is not None and len(mapper.primary_key) == 1
                   and mapper.inherits is None and mapper.polymorphic_on is None)
-        _BY_PRIMARY_KEY[entity] = (
-            select(entity).where(mapper.primary_key[0] == bindparam("pk"))
-            if simple and mapper is not None else None)  # (mypy: simple implies a mapper)
+        _BY_PRIMARY_KEY[entity] = ((mapper, select(entity).where(
+            mapper.primary_key[0] == bindparam("pk"))) if mapper is not None and simple
+            else None)
     return _BY_PRIMARY_KEY[entity]
 
 

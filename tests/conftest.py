@@ -52,23 +52,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def session_for(database_url: str) -> Iterator[Callable[[MetaData], Session]]:
-    """`session_for(Base.metadata)`: a session on fresh tables for one service's models."""
-    opened: list[tuple[Engine, Session, MetaData]] = []
+def engine_for(database_url: str) -> Iterator[Callable[[MetaData], Engine]]:
+    """`engine_for(Base.metadata)`: an engine on fresh tables for these models, on each
+    database; the tables are dropped afterwards."""
+    made: list[tuple[Engine, MetaData]] = []
 
-    def make(metadata: MetaData) -> Session:
+    def make(metadata: MetaData) -> Engine:
         engine = make_engine(database_url)
         metadata.drop_all(engine)
         metadata.create_all(engine)
-        session = ServiceSession(engine, expire_on_commit=False)  # what handlers get
-        opened.append((engine, session, metadata))
+        made.append((engine, metadata))
+        return engine
+
+    yield make
+    for engine, metadata in made:
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def session_for(engine_for: Callable[[MetaData], Engine]
+                ) -> Iterator[Callable[[MetaData], Session]]:
+    """`session_for(Base.metadata)`: a session on fresh tables for one service's models."""
+    opened: list[Session] = []
+
+    def make(metadata: MetaData) -> Session:
+        session = ServiceSession(engine_for(metadata), expire_on_commit=False)  # as handlers
+        opened.append(session)
         return session
 
     yield make
-    for engine, session, metadata in opened:
+    for session in opened:  # closed before engine_for drops the tables
         session.close()
-        metadata.drop_all(engine)
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -494,7 +494,7 @@ def _cpus() -> int:
 
 
 def _events_per_s_miss(arms: Sequence[ArmResult], args: argparse.Namespace,
-                       commit_ms: tuple[float, float], several_missed: bool) -> str:
+                       commit_ms: tuple[float, float], ratio_missed: bool) -> str:
     """CPU per event summed over each arm's processes, and how busy the arm kept the CPUs:
     an arm short of them is held back by one of its processes, not by the machine."""
     zeroshop = _per_event(arms[0].rounds)
@@ -517,7 +517,7 @@ def _events_per_s_miss(arms: Sequence[ArmResult], args: argparse.Namespace,
                      f"whose one serving thread waits out each group's commit (its fsync) "
                      f"before it takes the next requests, was busy {busy[orders]:.2f} CPUs and "
                      f"sets the pace")
-            if several_missed:
+            if ratio_missed:
                 text += (f"; {TARGET_RATIO:g}x needs orders' CPU per event lower or its "
                          f"commits overlapped with its work")
     call_ms = statistics.median(r.send_s / r.events for r in arms[0].single) * 1000

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, Integer, select, update
+from sqlalchemy import Engine, Integer, MetaData, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from shared.db import make_engine, unit_of_work
+from shared.db import unit_of_work
 
 
 class Base(DeclarativeBase):
@@ -31,15 +31,11 @@ class Counter(Base):
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
-    Base.metadata.drop_all(made)
-    Base.metadata.create_all(made)
+def engine(engine_for: Callable[[MetaData], Engine]) -> Engine:
+    made = engine_for(Base.metadata)
     with unit_of_work(sessionmaker(made)) as db:
         db.add(Counter(id=1, value=10))
-    yield made
-    Base.metadata.drop_all(made)
-    made.dispose()
+    return made
 
 
 def committed(engine: Engine) -> list[tuple[int, int]]:

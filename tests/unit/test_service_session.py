@@ -4,14 +4,14 @@ same sequence of lookups through both must see the same things and run as many q
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, event, update
+from sqlalchemy import Engine, MetaData, String, event, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from shared.db import _BY_PRIMARY_KEY, ServiceSession, make_engine
+from shared.db import _BY_PRIMARY_KEY, ServiceSession
 
 
 class Base(DeclarativeBase):
@@ -32,13 +32,8 @@ class Pair(Base):  # a composite key: Session.get's own path
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
-    Base.metadata.drop_all(made)
-    Base.metadata.create_all(made)
-    yield made
-    Base.metadata.drop_all(made)
-    made.dispose()
+def engine(engine_for: Callable[[MetaData], Engine]) -> Engine:
+    return engine_for(Base.metadata)
 
 
 def _reset(engine: Engine) -> None:
