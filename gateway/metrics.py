@@ -9,12 +9,11 @@ client's observer, so views stay as they are.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
-from shared.metrics import RPC_BUCKETS
+from shared.metrics import RPC_BUCKETS, LabelledChildren
 
 bp = Blueprint("metrics", __name__)
 
@@ -40,19 +39,15 @@ RATE_LIMITED = Counter("zeroshop_gateway_rate_limited_total",
                        "Requests refused by the rate limit (429)", ("route",))
 
 
-# Labelled children looked up once: labels() takes a lock and builds a key on every call,
-# twice per RPC, ten times per product page.
-_FANOUT: dict[tuple[str, str], tuple[Any, Any]] = {}
+# Twice per RPC, ten times per product page.
+_FANOUT_SECONDS = LabelledChildren(FANOUT_SECONDS)
+_FANOUT_CALLS = LabelledChildren(FANOUT_CALLS)
 
 
 def observe_call(service: str, _method: str, outcome: str, seconds: float) -> None:
     """The RPC client's observer: one fan-out call ended."""
-    children = _FANOUT.get((service, outcome))
-    if children is None:
-        children = _FANOUT[(service, outcome)] = (FANOUT_SECONDS.labels(service),
-                                                   FANOUT_CALLS.labels(service, outcome))
-    children[0].observe(seconds)
-    children[1].inc()
+    _FANOUT_SECONDS(service).observe(seconds)
+    _FANOUT_CALLS(service, outcome).inc()
 
 
 def count_degraded(services: list[str]) -> None:

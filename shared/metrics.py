@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from threading import Thread
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
@@ -23,6 +24,21 @@ from shared.db import unit_of_work
 from shared.events.models import DeadLetterRow, OutboxRow
 
 log = logging.getLogger("zeroshop.metrics")
+
+class LabelledChildren:
+    """A metric's labelled children, each looked up once: `labels()` takes a lock and builds
+    its key on every call, and the hot paths (every RPC, every event) use only a few."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        child = self._children.get(labels)
+        if child is None:  # two threads may both look it up: labels() gives both the same
+            child = self._children[labels] = self._metric.labels(*labels)
+        return child
+
 
 # From a reply cache hit (~50 us) to a page's deadline and beyond.
 RPC_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -23,7 +23,7 @@ from shared.contracts.bus import Envelope
 from shared.db import unit_of_work
 from shared.logs import tracing
 from shared.messaging import Context
-from shared.metrics import EVENTS_APPLIED
+from shared.metrics import EVENTS_APPLIED, LabelledChildren
 
 from .follow import Follower, Source
 from .models import ConsumerOffset, DeadLetterRow, DeliveryFailure
@@ -79,7 +79,7 @@ class Consumer:
         self._retry_at: dict[tuple[str, int], float] = {}
         self.service = service
         self.follower: Follower | None = None  # while running: its lag is a metric
-        self._applied: dict[tuple[str, str], Any] = {}  # (publisher, topic) -> its counter
+        self._applied = LabelledChildren(EVENTS_APPLIED)  # (service, publisher, topic)
         # Events this service has no handler for change nothing, so they get no transaction
         # of their own: the offset passes over them in memory and is written with the next
         # event that has an effect, or within PASS_OVER_COMMIT_MS when none comes. A crash
@@ -276,11 +276,7 @@ class Consumer:
 
     def _count(self, publisher: str, events: Sequence[Envelope]) -> None:
         for event in events:
-            counter = self._applied.get((publisher, event.topic))
-            if counter is None:
-                counter = self._applied[(publisher, event.topic)] = EVENTS_APPLIED.labels(
-                    self.service, publisher, event.topic)
-            counter.inc()
+            self._applied(self.service, publisher, event.topic).inc()
 
     def _run_handler(self, event: Envelope, db: Session) -> None:
         db.info[PUBLISHES] = self._publishes

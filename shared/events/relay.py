@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 import msgspec
 from sqlalchemy import func, select, update
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.contracts.events import HEARTBEAT
 from shared.db import unit_of_work
 from shared.messaging import Publisher
-from shared.metrics import EVENTS_PUBLISHED
+from shared.metrics import EVENTS_PUBLISHED, LabelledChildren
 
 from .models import OutboxRow
 from .outbox import envelope, last_seq, now_iso, rows_after
@@ -48,16 +47,10 @@ class Relay:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._resend_after: int | None = None
-        self._counters: dict[str, Any] = {}  # topic -> its events-published counter
+        self._published = LabelledChildren(EVENTS_PUBLISHED)  # (publisher, topic) -> counter
         self._unmarked: tuple[int, int] | None = None  # seqs sent, not yet marked published
         self._mark_due = 0.0  # monotonic time by which the unmarked rows are marked
         self._sent_up_to = 0  # the highest seq sent by this relay (a resend is not counted)
-
-    def _published(self, topic: str) -> Any:
-        counter = self._counters.get(topic)
-        if counter is None:
-            counter = self._counters[topic] = EVENTS_PUBLISHED.labels(self.publisher, topic)
-        return counter
 
     def wake(self) -> None:
         """Called after a commit that emitted events."""
@@ -118,7 +111,7 @@ class Relay:
                 for row in rows:
                     self._pub.send(row.topic, msgspec.json.encode(envelope(row, self.publisher)))
                     if row.published_at is None and row.seq > self._sent_up_to:  # not a resend
-                        self._published(row.topic).inc()
+                        self._published(self.publisher, row.topic).inc()
                 if rows:
                     self._sent(rows[0].seq, rows[-1].seq)
                     self._sent_up_to = max(self._sent_up_to, rows[-1].seq)

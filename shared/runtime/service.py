@@ -34,7 +34,7 @@ from shared.events.consumer import Subscription
 from shared.events.outbox import EMITTED, PUBLISHES, TRACE
 from shared.logs import current_trace, tracing
 from shared.messaging import Request, decode_request, encode_error, encode_result
-from shared.metrics import RPC_ERRORS, RPC_GROUP_COMMITS, RPC_SECONDS
+from shared.metrics import RPC_ERRORS, RPC_GROUP_COMMITS, RPC_SECONDS, LabelledChildren
 
 from .replies import ReplyCache
 
@@ -70,7 +70,7 @@ class Service:
         self.served = 0  # requests dispatched, for `health`
         # A writer's standby replica (see lease.py) answers `health` and refuses the rest.
         self.standby = False
-        self._timers: dict[str, Any] = {}  # method -> its latency histogram
+        self._timers = LabelledChildren(RPC_SECONDS)  # (service, method) -> its histogram
         self.add_builtins({"health": self._health})
 
     def _health(self, params: NoParams) -> Health:
@@ -260,10 +260,7 @@ class Service:
             yield index, reply
 
     def _timer(self, method: str) -> Any:
-        timer = self._timers.get(method)
-        if timer is None:  # one labelled child per method, looked up once
-            timer = self._timers[method] = RPC_SECONDS.labels(self.name, method)
-        return timer
+        return self._timers(self.name, method)
 
     def _answer(self, request: Request, sessions: sessionmaker[Session],
                 caller: str | None) -> bytes | None:
